@@ -1,0 +1,50 @@
+# The book's entry points. `make book` and `make test` are the README's set-up; each installs
+# what it needs into .venv/ first (once: the stamp file records a finished install).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install book test smoke lint pytest baselines bench lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	touch $(STAMP)
+
+## The published book: every notebook in the paper's settings, then the HTML in _build/html/.
+book: install
+	$(PY) -m mgn execute --mode paper
+	$(PY) -m mgn build --mode paper
+
+## Every check: lint, the notebooks in smoke mode, the smoke book, then pytest.
+test: install lint smoke pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+smoke: install
+	$(PY) -m mgn execute --mode smoke
+	$(PY) -m mgn build --mode smoke
+
+pytest: install
+	$(PY) -m pytest
+
+## Rewrite tests/baselines/smoke/*.json from the last smoke execution (review the diff!).
+baselines: install
+	$(PY) -m mgn baselines --mode smoke
+
+bench: install
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+## Re-resolve the pinned versions (needs the package registry).
+lock:
+	python3 -m venv /tmp/mgn-lock && /tmp/mgn-lock/bin/pip install --quiet "torch==2.13.0" -e ".[book,test]"
+	( sed -n '1,2p' constraints.txt; /tmp/mgn-lock/bin/pip freeze --exclude-editable | sed 's/^torch @.*/torch==2.13.0/' ) > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf _build

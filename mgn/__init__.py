@@ -1,0 +1,15 @@
+"""mgn: the library behind the book on two-layer networks trained under Gaussian input masking.
+
+Reference: Kolomvaki, Liao, Dramko, Guang, Kyrillidis, *Convergence Analysis of Two-Layer Neural
+Networks under Gaussian Input Masking*, arXiv:2602.17423 (2026).
+"""
+
+from mgn.network import network
+from mgn.records import Check, Results
+
+__all__ = [
+    "Check",
+    "Results",
+    "network",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,51 @@
+"""Command line of the book: ``python -m mgn execute | build | baselines``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mgn.book.baselines import write_baselines
+from mgn.book.build import build
+from mgn.book.execute import ParameterError, execute
+from mgn.book.layout import MODES, Layout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mgn", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("execute", help="execute notebooks with papermill")
+    run.add_argument("notebooks", nargs="*", help="notebook paths or stems (default: all)")
+    run.add_argument("--cell-timeout", type=int, default=1800, help="seconds per cell")
+    make = commands.add_parser("build", help="build the HTML book from the executed notebooks")
+    base = commands.add_parser("baselines", help="rewrite the regression baselines from results")
+    for sub in (run, make, base):
+        sub.add_argument("--mode", choices=MODES, default="paper")
+        sub.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
+    args = parser.parse_args(argv)
+    layout = Layout(args.root.resolve(), args.mode)
+
+    if args.command == "execute":
+        try:
+            failures = execute(layout, args.notebooks, cell_timeout=args.cell_timeout)
+        except (ParameterError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        if failures:
+            print(f"\n{len(failures)} notebook(s) failed:", file=sys.stderr)
+            for failure in failures:
+                print(f"  {failure}", file=sys.stderr)
+            print(f"  (executed copies in {layout.failed})", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "build":
+        print(f"book: {build(layout) / 'index.html'}")
+        return 0
+    for path in write_baselines(layout):
+        print(f"wrote {path.relative_to(layout.root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Argument checks shared by the public functions: each error names the argument and what was expected."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+
+def as_float_tensor(name: str, value, ndim: int | None = None) -> torch.Tensor:
+    """Return ``value`` as a floating torch tensor, checking its rank and that it is finite."""
+    if not isinstance(value, torch.Tensor):
+        try:
+            value = torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"{name} must be array-like of numbers, got {type(value).__name__}") from err
+    if not value.is_floating_point():
+        value = value.to(torch.get_default_dtype())
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(value.shape)}")
+    if not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return value
+
+
+def check_rows(name: str, tensor: torch.Tensor, expected: int, other: str) -> None:
+    """Raise unless ``tensor`` has ``expected`` entries along its first axis (matching ``other``)."""
+    if tensor.shape[0] != expected:
+        raise ValueError(
+            f"{name} must have {expected} entries along its first axis to match {other}, "
+            f"got shape {tuple(tensor.shape)}"
+        )
+
+
+def check_nonempty(name: str, tensor: torch.Tensor) -> None:
+    """Raise if ``tensor`` has no elements."""
+    if tensor.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(tensor.shape)}")
+
+
+def check_kappa(kappa: float, name: str = "kappa") -> float:
+    """Return ``kappa`` as a float after checking it is finite and non-negative."""
+    try:
+        kappa = float(kappa)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a real number, got {type(kappa).__name__}") from err
+    if not math.isfinite(kappa) or kappa < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {kappa}")
+    return kappa
+
+
+def check_kappas(kappas: Sequence[float], name: str = "kappas") -> list[float]:
+    """Return a non-empty list of valid mask scales."""
+    if isinstance(kappas, (int, float)):
+        raise TypeError(f"{name} must be a sequence of numbers, e.g. [0.0, 0.2], got a scalar")
+    values = [check_kappa(k, name) for k in kappas]
+    if not values:
+        raise ValueError(f"{name} must not be empty")
+    return values
+
+
+def check_positive(name: str, value: float, integer: bool = False) -> float:
+    """Raise unless ``value`` is a finite positive number (an int when ``integer``)."""
+    if integer and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+    return value
