@@ -14,7 +14,9 @@ def as_float_tensor(name: str, value, ndim: int | None = None) -> torch.Tensor:
         try:
             value = torch.as_tensor(value)
         except (TypeError, ValueError, RuntimeError) as err:
-            raise TypeError(f"{name} must be array-like of numbers, got {type(value).__name__}") from err
+            raise TypeError(
+                f"{name} must be array-like of numbers, got {type(value).__name__}"
+            ) from err
     if not value.is_floating_point():
         value = value.to(torch.get_default_dtype())
     if ndim is not None and value.ndim != ndim:

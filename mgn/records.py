@@ -96,9 +96,7 @@ class Results:
             "notebook": self.notebook,
             "mode": self.mode,
             "values": {k: _finite_or_str(v) for k, v in self.values.items()},
-            "checks": [
-                {**asdict(c), "measured": _finite_or_str(c.measured)} for c in self.checks
-            ],
+            "checks": [{**asdict(c), "measured": _finite_or_str(c.measured)} for c in self.checks],
         }
 
     def _repr_html_(self) -> str:

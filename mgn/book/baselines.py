@@ -46,7 +46,9 @@ def write_baselines(layout: Layout) -> list[Path]:
             for name, value in result["values"].items()
         }
         checks = sorted(c["name"] for c in result["checks"])
-        write_json_atomic(target, {"notebook": result_path.stem, "values": values, "checks": checks})
+        write_json_atomic(
+            target, {"notebook": result_path.stem, "values": values, "checks": checks}
+        )
         written.append(target)
     return written
 

@@ -56,7 +56,9 @@ def assemble_site(layout: Layout) -> Path:
     for stem in toc_notebooks(layout):
         shutil.copy2(layout.executed / f"{stem}.ipynb", layout.site / "notebooks" / f"{stem}.ipynb")
     page = layout.site / "book" / "reproducibility.md"
-    page.write_text(page.read_text() + "\n" + reproducibility_section(layout, toc_notebooks(layout)))
+    page.write_text(
+        page.read_text() + "\n" + reproducibility_section(layout, toc_notebooks(layout))
+    )
     return layout.site
 
 

@@ -124,7 +124,9 @@ def execute_one(layout: Layout, job: Job, cell_timeout: int) -> tuple[float, Fai
         failure = Failure(job.stem, where, f"{err.ename}: {err.evalue}".strip())
     seconds = time.perf_counter() - started
     if failure is None and not results_file.is_file():
-        failure = Failure(job.stem, "end", "no results file: the last cell must call results.finish()")
+        failure = Failure(
+            job.stem, "end", "no results file: the last cell must call results.finish()"
+        )
     destination = layout.failed if failure else layout.executed
     destination.mkdir(parents=True, exist_ok=True)
     os.replace(running, destination / f"{job.stem}.ipynb")

@@ -59,7 +59,13 @@ def reproducibility_section(layout: Layout, stems: list[str]) -> str:
         "|---|---|",
     ]
     lines += [f"| {name} | {metadata.version(name)} |" for name in PACKAGES]
-    lines += ["", "### Run time of each notebook", "", "| notebook | seconds | checks |", "|---|---|---|"]
+    lines += [
+        "",
+        "### Run time of each notebook",
+        "",
+        "| notebook | seconds | checks |",
+        "|---|---|---|",
+    ]
     lines += [
         f"| {stem} | {runtimes[stem]:.1f} | {_checks_summary(layout, stem)} |"
         for stem in stems
