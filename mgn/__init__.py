@@ -4,7 +4,39 @@ Reference: Kolomvaki, Liao, Dramko, Guang, Kyrillidis, *Convergence Analysis of 
 Networks under Gaussian Input Masking*, arXiv:2602.17423 (2026).
 """
 
+from mgn.bivariate import (
+    bvn_cdf,
+    relu_covariance,
+    relu_product_moment,
+    relu_variance,
+)
+from mgn.expected_loss import (
+    LossDecomposition,
+    MonteCarloEstimate,
+    clean_loss,
+    expected_masked_loss,
+    input_gradient,
+    loss_decomposition,
+    masked_loss_monte_carlo,
+    masked_output_variance,
+    quadratic_regularizer,
+    smoothed_network,
+)
+from mgn.masks import (
+    AdditiveGaussian,
+    BernoulliDropout,
+    GaussianFamilyMask,
+    GaussianMask,
+    LogNormalMask,
+    Mask,
+)
 from mgn.network import network
+from mgn.ntk import (
+    lambda_0,
+    ntk_gram,
+    ntk_gram_infinite,
+    ntk_gram_smoothed,
+)
 from mgn.records import Check, Results
 from mgn.smoothed import (
     mask_moments,
@@ -15,10 +47,34 @@ from mgn.smoothed import (
 )
 
 __all__ = [
+    "AdditiveGaussian",
+    "BernoulliDropout",
     "Check",
+    "GaussianFamilyMask",
+    "GaussianMask",
+    "LogNormalMask",
+    "LossDecomposition",
+    "Mask",
+    "MonteCarloEstimate",
     "Results",
+    "bvn_cdf",
+    "clean_loss",
+    "expected_masked_loss",
+    "input_gradient",
+    "lambda_0",
+    "loss_decomposition",
     "mask_moments",
+    "masked_loss_monte_carlo",
+    "masked_output_variance",
     "network",
+    "ntk_gram",
+    "ntk_gram_infinite",
+    "ntk_gram_smoothed",
+    "quadratic_regularizer",
+    "relu_covariance",
+    "relu_product_moment",
+    "relu_variance",
+    "smoothed_network",
     "smoothed_neuron",
     "smoothed_neuron_grad",
     "smoothed_relu",

@@ -1,0 +1,241 @@
+"""The expected masked loss in closed form, its decomposition, its regularizers, and Monte Carlo.
+
+SPEC section 3. For each input, E_c[(f(W; x ⊙ c) - y)^2] = (f~(x) - y)^2 + Var_c f(W; x ⊙ c), where
+f~ = m^{-1/2} sum_r a_r E_c[relu(w_r^T (x ⊙ c))] is the smoothed network and
+Var_c f = m^{-1} sum_{r, r'} a_r a_r' Cov(relu g_r, relu g_r') with (g_r) jointly Gaussian
+(:mod:`mgn.bivariate`). Hence the exact expected masked loss (a sum over the n samples)
+
+    E_c[L_masked(W)] = 1/2 sum_i (f~(x_i) - y_i)^2 + R(W),   R(W) = 1/2 sum_i Var_c f(W; x_i ⊙ c)
+                     = 1/2 sum_i (f^(x_i) - y_i)^2 + R(W) + E(W)
+
+with f^ the network of the paper's proxy z Phi(z/s). Cost O(n m^2), in torch (autograd, any device).
+Every function takes ``kappa`` (the paper's Gaussian mask) or ``mask=`` (a mask of :mod:`mgn.masks`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from mgn._validation import as_float_tensor, check_positive, check_rows
+from mgn.bivariate import relu_covariance, relu_variance
+from mgn.masks import GaussianFamilyMask, GaussianMask, Mask
+from mgn.network import check_network_args, network
+from mgn.smoothed import smoothed_relu
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+# Pairs (sample, neuron pair) handled at once by the variance: bounds memory to O(this).
+_PAIRS_PER_CHUNK = 2**21
+# Input entries (draws x n x d) perturbed at once by the Monte Carlo estimator.
+_ENTRIES_PER_BATCH = 2**20
+
+
+def _resolve_mask(kappa: float | None, mask: Mask | None, closed_form: bool) -> Mask:
+    """The mask asked for: ``GaussianMask(kappa)``, or ``mask`` itself (one of the two)."""
+    if mask is None:
+        if kappa is None:
+            raise TypeError("give the mask scale kappa or a mask (mask=...)")
+        return GaussianMask(kappa)
+    if kappa is not None:
+        raise ValueError("give kappa or mask, not both (a mask carries its own scale)")
+    if not isinstance(mask, Mask):
+        raise TypeError(f"mask must be a mgn.masks.Mask, got {type(mask).__name__}")
+    if closed_form and not isinstance(mask, GaussianFamilyMask):
+        raise TypeError(
+            f"mask must be a GaussianFamilyMask for the closed form, got {type(mask).__name__}; "
+            "use masked_loss_monte_carlo for other masks"
+        )
+    return mask
+
+
+def _check_targets(y, X: torch.Tensor) -> torch.Tensor:
+    y = as_float_tensor("y", y, ndim=1)
+    check_rows("y", y, X.shape[0], "the rows of X")
+    if y.device != X.device:
+        raise ValueError(f"y must be on the device of X ({X.device}), got {y.device}")
+    return y.to(X.dtype)
+
+
+def clean_loss(W, a, X, y) -> torch.Tensor:
+    """Clean loss L(W) = 1/2 sum_i (f(W; x_i) - y_i)^2 (SPEC section 1; a sum, not a mean)."""
+    W, a, X = check_network_args(W, a, X)
+    y = _check_targets(y, X)
+    return 0.5 * (network(W, a, X) - y).square().sum()
+
+
+def smoothed_network(W, a, X, kappa: float | None = None, *, mask=None, kind: str = "exact"):
+    """Smoothed outputs f~(x_i) = E_c f(W; x_i ⊙ c) (``kind="exact"``) or the proxy f^ (SPEC 2-3).
+
+    Returns an (n,) tensor; at kappa = 0 it equals :func:`mgn.network` exactly.
+    """
+    W, a, X = check_network_args(W, a, X)
+    z, s = _resolve_mask(kappa, mask, closed_form=True).moments(W, X)
+    return smoothed_relu(z, s, kind) @ a / math.sqrt(W.shape[0])
+
+
+def masked_output_variance(W, a, X, kappa: float | None = None, *, mask=None) -> torch.Tensor:
+    """Var_c f(W; x_i ⊙ c) for every input, in closed form (SPEC section 3), shape (n,).
+
+    ``m^{-1} [sum_r a_r^2 Var(relu g_r) + 2 sum_{r < r'} a_r a_r' Cov(relu g_r, relu g_r')]`` with
+    the cancellation-free moments of :mod:`mgn.bivariate`; the neuron pairs are processed in chunks
+    of inputs, so memory stays O(n m^2) at most.
+    """
+    W, a, X = check_network_args(W, a, X)
+    mask = _resolve_mask(kappa, mask, closed_form=True)
+    z, s = mask.moments(W, X)
+    m = W.shape[0]
+    variance = relu_variance(z, s) @ (a * a)
+    first, second = torch.triu_indices(m, m, offset=1, device=W.device)
+    if first.numel():
+        weights = a[first] * a[second]
+        products = (W[first], W[second])
+        rows = max(1, _PAIRS_PER_CHUNK // first.numel())
+        cross = []
+        for start in range(0, X.shape[0], rows):
+            part = slice(start, start + rows)
+            z_part, s_part = z[part], s[part]
+            cov = mask.pair_covariance(*products, X[part])
+            pair_cov = relu_covariance(
+                z_part[:, first], z_part[:, second], s_part[:, first], s_part[:, second], cov
+            )
+            cross.append(pair_cov @ weights)
+        variance = variance + 2.0 * torch.cat(cross)
+    return variance / m
+
+
+def expected_masked_loss(W, a, X, y, kappa: float | None = None, *, mask=None) -> torch.Tensor:
+    """Exact E_c[L_masked(W)] = 1/2 sum_i (f~(x_i) - y_i)^2 + 1/2 sum_i Var_c f(W; x_i ⊙ c).
+
+    Parameters
+    ----------
+    W : (m, d) hidden weights; a : (m,) output weights; X : (n, d) inputs; y : (n,) targets.
+    kappa : scale of the Gaussian mask c ~ N(1, kappa^2 I) (SPEC section 1), or
+    mask : a :class:`mgn.masks.GaussianFamilyMask` instead (e.g. ``AdditiveGaussian(0.1)``).
+
+    Returns
+    -------
+    0-dim tensor, differentiable in W (and X, a, y); at kappa = 0 it equals the clean loss exactly.
+    Cost O(n m^2) (SPEC section 3).
+    """
+    W, a, X = check_network_args(W, a, X)
+    y = _check_targets(y, X)
+    mask = _resolve_mask(kappa, mask, closed_form=True)
+    residual = smoothed_network(W, a, X, mask=mask) - y
+    return 0.5 * residual.square().sum() + 0.5 * masked_output_variance(W, a, X, mask=mask).sum()
+
+
+@dataclass(frozen=True)
+class LossDecomposition:
+    """The pieces of SPEC section 3 (0-dim tensors, except the per-input ``gap``/``gap_bound``).
+
+    ``expected = smoothed + regularizer = proxy + regularizer + error``; ``clean`` is L(W);
+    ``gap = f~ - f^`` per input, with ``|gap| <= gap_bound = m^{-1/2} sum_r |a_r| s_r / sqrt(2 pi)``.
+    """
+
+    expected: torch.Tensor
+    smoothed: torch.Tensor
+    proxy: torch.Tensor
+    regularizer: torch.Tensor
+    error: torch.Tensor
+    clean: torch.Tensor
+    gap: torch.Tensor
+    gap_bound: torch.Tensor
+
+
+def loss_decomposition(W, a, X, y, kappa: float | None = None, *, mask=None) -> LossDecomposition:
+    """Every piece of the decomposition theorem, exactly (SPEC section 3).
+
+    smoothed = 1/2 sum (f~ - y)^2, proxy = 1/2 sum (f^ - y)^2, regularizer R = 1/2 sum Var_c f,
+    error E = smoothed - proxy = 1/2 sum (f~ - f^)(f~ + f^ - 2y), computed from the gap
+    f~ - f^ = m^{-1/2} sum_r a_r s_r phi(z_r/s_r) without cancellation.
+    """
+    W, a, X = check_network_args(W, a, X)
+    y = _check_targets(y, X)
+    mask = _resolve_mask(kappa, mask, closed_form=True)
+    z, s = mask.moments(W, X)
+    root_m = math.sqrt(W.shape[0])
+    exact = smoothed_relu(z, s, "exact") @ a / root_m
+    proxy = smoothed_relu(z, s, "proxy") @ a / root_m
+    positive = s > 0
+    safe_s = torch.where(positive, s, torch.ones_like(s))
+    bump = torch.where(positive, s * torch.exp(-0.5 * (z / safe_s).square()), torch.zeros_like(s))
+    gap = _INV_SQRT_2PI * bump @ a / root_m
+    regularizer = 0.5 * masked_output_variance(W, a, X, mask=mask).sum()
+    smoothed = 0.5 * (exact - y).square().sum()
+    return LossDecomposition(
+        expected=smoothed + regularizer,
+        smoothed=smoothed,
+        proxy=0.5 * (proxy - y).square().sum(),
+        regularizer=regularizer,
+        error=0.5 * (gap * (exact + proxy - 2.0 * y)).sum(),
+        clean=clean_loss(W, a, X, y),
+        gap=gap,
+        gap_bound=_INV_SQRT_2PI * s @ a.abs() / root_m,
+    )
+
+
+def input_gradient(W, a, X) -> torch.Tensor:
+    """grad_x f(W; x_i) = m^{-1/2} sum_r a_r 1{w_r^T x_i > 0} w_r for every input, shape (n, d)."""
+    W, a, X = check_network_args(W, a, X)
+    active = (X @ W.T > 0).to(W.dtype)
+    return (active * a) @ W / math.sqrt(W.shape[0])
+
+
+def quadratic_regularizer(W, a, X, kappa: float | None = None, *, mask=None) -> torch.Tensor:
+    """Small-noise regularizer R_2(W) = 1/2 sum_i sum_k Var(x~_ik) (d f / d x_k (x_i))^2 (SPEC 3).
+
+    For the Gaussian mask Var(x~_ik) = kappa^2 x_ik^2, so R_2 = (kappa^2/2) sum_i ||x_i ⊙ grad_x f||^2;
+    any :class:`mgn.masks.Mask` works (its ``input_variance``), e.g. dropout with Var = p/(1-p) x^2.
+    """
+    W, a, X = check_network_args(W, a, X)
+    mask = _resolve_mask(kappa, mask, closed_form=False)
+    return 0.5 * (mask.input_variance(X) * input_gradient(W, a, X).square()).sum()
+
+
+@dataclass(frozen=True)
+class MonteCarloEstimate:
+    """A Monte Carlo mean with its standard error (std of the draws / sqrt(draws))."""
+
+    mean: float
+    stderr: float
+    draws: int
+
+
+def masked_loss_monte_carlo(
+    W,
+    a,
+    X,
+    y,
+    kappa: float | None = None,
+    *,
+    mask=None,
+    draws: int = 10_000,
+    seed: int = 0,
+    batch: int | None = None,
+) -> MonteCarloEstimate:
+    """Monte Carlo estimate of E_c[L_masked(W)], a fresh mask for every input and draw (any mask).
+
+    Each draw is one masked loss 1/2 sum_i (f(W; x~_i) - y_i)^2; the estimate is their mean and the
+    standard error their standard deviation over sqrt(draws). Draws come ``batch`` at a time
+    (default: about a million input entries per batch) from a torch.Generator seeded with ``seed``
+    on X's device.
+    """
+    W, a, X = check_network_args(W, a, X)
+    y = _check_targets(y, X)
+    mask = _resolve_mask(kappa, mask, closed_form=False)
+    check_positive("draws", draws, integer=True)
+    if batch is None:
+        batch = max(1, _ENTRIES_PER_BATCH // X.numel())
+    check_positive("batch", batch, integer=True)
+    generator = torch.Generator(device=X.device).manual_seed(seed)
+    losses = []
+    with torch.no_grad():
+        for start in range(0, draws, batch):
+            perturbed = mask.sample(X, generator, draws=min(batch, draws - start))
+            outputs = torch.relu(perturbed @ W.T) @ a / math.sqrt(W.shape[0])
+            losses.append(0.5 * (outputs - y).square().sum(dim=1))
+    losses = torch.cat(losses).double()
+    stderr = float(losses.std()) / math.sqrt(draws) if draws > 1 else math.inf
+    return MonteCarloEstimate(mean=float(losses.mean()), stderr=stderr, draws=draws)
