@@ -16,10 +16,10 @@ Run: ``.venv/bin/python benchmarks/expected_loss.py``.
 from __future__ import annotations
 
 import math
-import statistics
 import time
 
 import torch
+from _timing import median_seconds
 
 from mgn import (
     expected_masked_loss,
@@ -38,15 +38,6 @@ KAPPAS = (0.05, 0.2, 1.0)
 MC_DRAWS = 2000  # draws timed to measure the cost of one draw and sigma
 TARGETS = (1e-2, 1e-3, 1e-4, 1e-6)
 ACCURACY_INPUTS = 50
-
-
-def median_seconds(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def product_formula_variance(W, a, X, kappa: float) -> torch.Tensor:

@@ -12,25 +12,15 @@ Run: ``.venv/bin/python benchmarks/ntk_gram.py``.
 from __future__ import annotations
 
 import math
-import statistics
-import time
 
 import torch
+from _timing import median_seconds
 from torch.func import jacrev, vmap
 
 from mgn import init_network, ntk_gram, ntk_gram_infinite, ntk_gram_smoothed, sphere_teacher_data
 from mgn.device import describe_device
 
 N, D, M, SEED, KAPPA = 1000, 20, 100, 0, 0.2
-
-
-def median_seconds(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def jacobian_gram(W: torch.Tensor, a: torch.Tensor, X: torch.Tensor) -> torch.Tensor:

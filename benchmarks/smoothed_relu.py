@@ -11,11 +11,10 @@ Run: ``.venv/bin/python benchmarks/smoothed_relu.py``.
 from __future__ import annotations
 
 import math
-import statistics
-import timeit
 
 import numpy as np
 import torch
+from _timing import median_seconds
 from scipy import integrate
 
 from mgn import smoothed_relu
@@ -59,11 +58,6 @@ def quad_reference(z: np.ndarray) -> np.ndarray:
         return value
 
     return np.array([one(float(zi)) for zi in z])
-
-
-def median_seconds(function, repeats: int, number: int) -> float:
-    times = timeit.repeat(function, repeat=repeats, number=number)
-    return statistics.median(times) / number
 
 
 def main() -> None:

@@ -41,6 +41,22 @@ def check_nonempty(name: str, tensor: torch.Tensor) -> None:
         raise ValueError(f"{name} must not be empty, got shape {tuple(tensor.shape)}")
 
 
+def check_weights_and_inputs(W, X) -> tuple[torch.Tensor, torch.Tensor]:
+    """``W (m, d)`` and ``X (n, d)`` as non-empty finite tensors of one dtype and device."""
+    W = as_float_tensor("W", W, ndim=2)
+    X = as_float_tensor("X", X, ndim=2)
+    check_nonempty("W", W)
+    check_nonempty("X", X)
+    if X.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"X must have d = {W.shape[1]} columns to match W, got shape {tuple(X.shape)}"
+        )
+    if X.device != W.device:
+        raise ValueError(f"W and X must be on one device, got {W.device} and {X.device}")
+    dtype = torch.promote_types(W.dtype, X.dtype)
+    return W.to(dtype), X.to(dtype)
+
+
 def check_kappa(kappa: float, name: str = "kappa") -> float:
     """Return ``kappa`` as a float after checking it is finite and non-negative."""
     try:

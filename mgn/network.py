@@ -6,23 +6,15 @@ import math
 
 import torch
 
-from mgn._validation import as_float_tensor, check_nonempty, check_rows
+from mgn._validation import as_float_tensor, check_rows, check_weights_and_inputs
 
 
 def check_network_args(W, a, X) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Validate ``W (m, d)``, ``a (m,)`` and ``X (n, d)``; return them as tensors of one dtype."""
-    W = as_float_tensor("W", W, ndim=2)
+    W, X = check_weights_and_inputs(W, X)
     a = as_float_tensor("a", a, ndim=1)
-    X = as_float_tensor("X", X, ndim=2)
-    check_nonempty("W", W)
-    check_nonempty("X", X)
     check_rows("a", a, W.shape[0], "the rows of W (the width m)")
-    if X.shape[1] != W.shape[1]:
-        raise ValueError(
-            f"X must have d = {W.shape[1]} columns to match W, got shape {tuple(X.shape)}"
-        )
-    dtype = torch.promote_types(W.dtype, X.dtype)
-    return W.to(dtype), a.to(dtype), X.to(dtype)
+    return W, a.to(W.dtype), X
 
 
 def network(W, a, X) -> torch.Tensor:

@@ -13,22 +13,14 @@ import math
 
 import torch
 
-from mgn._validation import as_float_tensor, check_kappa, check_nonempty, check_rows
+from mgn._validation import (
+    as_float_tensor,
+    check_kappa,
+    check_nonempty,
+    check_rows,
+    check_weights_and_inputs,
+)
 from mgn.smoothed import smoothed_neuron_grad
-
-
-def _check_weights_and_inputs(W, X) -> tuple[torch.Tensor, torch.Tensor]:
-    """``W (m, d)`` and ``X (n, d)`` as non-empty finite tensors of one dtype and device."""
-    W = as_float_tensor("W", W, ndim=2)
-    X = as_float_tensor("X", X, ndim=2)
-    check_nonempty("W", W)
-    check_nonempty("X", X)
-    if X.shape[1] != W.shape[1]:
-        raise ValueError(f"X must have d = {W.shape[1]} columns to match W, got {tuple(X.shape)}")
-    if X.device != W.device:
-        raise ValueError(f"W and X must be on one device, got {W.device} and {X.device}")
-    dtype = torch.promote_types(W.dtype, X.dtype)
-    return W.to(dtype), X.to(dtype)
 
 
 def _output_weights(a, W: torch.Tensor) -> torch.Tensor:
@@ -75,7 +67,7 @@ def ntk_gram(W, X, a=None) -> torch.Tensor:
     -------
     (n, n) tensor; S[i, r] = 1{w_r^T x_i > 0} is the activation pattern. Cost O(n m d + n^2 m).
     """
-    W, X = _check_weights_and_inputs(W, X)
+    W, X = check_weights_and_inputs(W, X)
     weights = _output_weights(a, W)
     pattern = (X @ W.T > 0).to(W.dtype)
     return (X @ X.T) * ((pattern * weights.square()) @ pattern.T) / W.shape[0]
@@ -90,7 +82,7 @@ def ntk_gram_smoothed(W, X, kappa: float, a=None) -> torch.Tensor:
     Memory O(n m d) (the (n, m, d) gradients, one matrix product).
     """
     kappa = check_kappa(kappa)
-    W, X = _check_weights_and_inputs(W, X)
+    W, X = check_weights_and_inputs(W, X)
     weights = _output_weights(a, W)
     grads = smoothed_neuron_grad(W[None], X[:, None], kappa) * weights[:, None]
     rows = grads.reshape(X.shape[0], -1)

@@ -20,7 +20,7 @@ from numbers import Real
 import numpy as np
 import torch
 
-from mgn._validation import as_float_tensor, check_kappa
+from mgn._validation import as_float_tensor, check_kappa, check_weights_and_inputs
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -280,17 +280,6 @@ def smoothed_relu_second_moment(z, s):
     return _finish(_SmoothedReLUSecondMoment.apply(z_t, s_t), out_dtype, numpy_out)
 
 
-def _check_weights_and_inputs(W, X) -> tuple[torch.Tensor, torch.Tensor]:
-    W = as_float_tensor("W", W, ndim=2)
-    X = as_float_tensor("X", X, ndim=2)
-    if X.shape[1] != W.shape[1]:
-        raise ValueError(f"X must have d = {W.shape[1]} columns to match W, got {tuple(X.shape)}")
-    if X.device != W.device:
-        raise ValueError(f"W and X must be on one device, got {W.device} and {X.device}")
-    dtype = torch.promote_types(W.dtype, X.dtype)
-    return W.to(dtype), X.to(dtype)
-
-
 def _row_scale(A: torch.Tensor) -> torch.Tensor:
     """Largest |entry| of each row (1 for an all-zero row), detached: a constant rescaling."""
     scale = A.detach().abs().amax(dim=-1, keepdim=True)
@@ -313,7 +302,7 @@ def mask_moments(W, X, kappa: float) -> tuple[torch.Tensor, torch.Tensor]:
     Rows are rescaled internally so that ``s`` does not overflow before the result does.
     """
     kappa = check_kappa(kappa)
-    W, X = _check_weights_and_inputs(W, X)
+    W, X = check_weights_and_inputs(W, X)
     z = X @ W.T
     x_scale, w_scale = _row_scale(X), _row_scale(W)
     squares = (X / x_scale).square() @ (W / w_scale).square().T
