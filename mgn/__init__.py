@@ -10,6 +10,7 @@ from mgn.bivariate import (
     relu_product_moment,
     relu_variance,
 )
+from mgn.data import init_network, sphere_teacher_data
 from mgn.expected_loss import (
     LossDecomposition,
     MonteCarloEstimate,
@@ -45,6 +46,7 @@ from mgn.smoothed import (
     smoothed_relu,
     smoothed_relu_second_moment,
 )
+from mgn.train import TrainResult, train_masked_gd, train_masked_sweep
 
 __all__ = [
     "AdditiveGaussian",
@@ -57,9 +59,11 @@ __all__ = [
     "Mask",
     "MonteCarloEstimate",
     "Results",
+    "TrainResult",
     "bvn_cdf",
     "clean_loss",
     "expected_masked_loss",
+    "init_network",
     "input_gradient",
     "lambda_0",
     "loss_decomposition",
@@ -79,5 +83,8 @@ __all__ = [
     "smoothed_neuron_grad",
     "smoothed_relu",
     "smoothed_relu_second_moment",
+    "sphere_teacher_data",
+    "train_masked_gd",
+    "train_masked_sweep",
 ]
 __version__ = "0.1.0"
