@@ -23,6 +23,7 @@ from mgn.expected_loss import (
     quadratic_regularizer,
     smoothed_network,
 )
+from mgn.masked_gradient import masked_gradient_bias, masked_gradient_monte_carlo
 from mgn.masks import (
     AdditiveGaussian,
     BernoulliDropout,
@@ -30,6 +31,7 @@ from mgn.masks import (
     GaussianMask,
     LogNormalMask,
     Mask,
+    TruncatedGaussianMask,
 )
 from mgn.network import network
 from mgn.ntk import (
@@ -47,6 +49,7 @@ from mgn.smoothed import (
     smoothed_relu_second_moment,
 )
 from mgn.train import TrainResult, train_masked_gd, train_masked_sweep
+from mgn.trajectory import expected_loss_descent, probe_trajectory
 
 __all__ = [
     "AdditiveGaussian",
@@ -60,20 +63,25 @@ __all__ = [
     "MonteCarloEstimate",
     "Results",
     "TrainResult",
+    "TruncatedGaussianMask",
     "bvn_cdf",
     "clean_loss",
+    "expected_loss_descent",
     "expected_masked_loss",
     "init_network",
     "input_gradient",
     "lambda_0",
     "loss_decomposition",
     "mask_moments",
+    "masked_gradient_bias",
+    "masked_gradient_monte_carlo",
     "masked_loss_monte_carlo",
     "masked_output_variance",
     "network",
     "ntk_gram",
     "ntk_gram_infinite",
     "ntk_gram_smoothed",
+    "probe_trajectory",
     "quadratic_regularizer",
     "relu_covariance",
     "relu_product_moment",

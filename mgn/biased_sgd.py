@@ -72,6 +72,7 @@ class Probe:
     bias_norm2 : ||b_k||^2, the squared bias of the masked gradient.
     second_moment, second_moment_se : ``E_k ||g_k||^2`` by Monte Carlo over masks, and its
         standard error.
+    variance : the mask variance ``E_k ||g_k - E_k g_k||^2`` (SPEC's sigma^2 before the bias).
     """
 
     steps: np.ndarray
@@ -83,39 +84,43 @@ class Probe:
     bias_norm2: np.ndarray
     second_moment: np.ndarray
     second_moment_se: np.ndarray
+    variance: np.ndarray
 
     def __post_init__(self) -> None:
         sizes = {name: np.asarray(value).shape for name, value in vars(self).items()}
         if len(set(sizes.values())) != 1 or len(next(iter(sizes.values()))) != 1:
             raise ValueError(f"Probe fields must be 1-d arrays of one length, got shapes {sizes}")
-        if len(self.steps) < 2:
-            raise ValueError("Probe needs at least two probed steps (one to fit, one to verify)")
+        if len(self.steps) == 0:
+            raise ValueError("Probe needs at least one probed step")
 
     def subset(self, mask: np.ndarray) -> Probe:
         return Probe(**{name: np.asarray(value)[mask] for name, value in vars(self).items()})
 
     def halves(self) -> tuple[Probe, Probe]:
         """Alternate probed steps: (fitting half, verification half)."""
+        if len(self.steps) < 2:
+            raise ValueError("halves need at least two probed steps (one to fit, one to verify)")
         index = np.arange(len(self.steps))
         return self.subset(index % 2 == 0), self.subset(index % 2 == 1)
 
 
-def fit_constants(probe: Probe, M: float = 2.0) -> Constants:
-    """Constants of (A1)-(A4) measured on ``probe`` with the given ``M``.
+def fit_constants(probe: Probe) -> Constants:
+    """Constants of (A1)-(A4) measured on ``probe``, with ``M = 2``.
 
-    ``M = 2`` is the natural choice: ``E||g||^2 = ||grad F + b||^2 + tr Cov g`` is at most
-    ``2 ||grad F||^2 + 2 ||b||^2 + tr Cov g``, so ``sigma^2`` then collects the bias and the mask
-    variance. ``sigma^2 = max_k (E||g_k||^2 - M ||grad F_k||^2)``, with the standard error of the
-    maximising step.
+    L is the largest curvature seen (``lambda_max`` or the descent lemma's need), mu the smallest
+    ``lambda_min``, zeta^2 the largest squared bias. Since ``E||g||^2 = ||grad F + b||^2 +
+    tr Cov g <= 2 ||grad F||^2 + 2 ||b||^2 + tr Cov g``, (A4) holds with ``M = 2`` and
+    ``sigma^2 = 2 zeta^2 + max_k tr Cov g_k``; ``sigma2_se`` is the standard error of
+    ``E||g||^2`` at the step of largest variance.
     """
-    excess = probe.second_moment - M * probe.grad_norm2
-    worst = int(np.argmax(excess))
+    zeta2 = float(probe.bias_norm2.max())
+    worst = int(np.argmax(probe.variance))
     return Constants(
         L=float(max(probe.lambda_max.max(), probe.smoothness_needed.max())),
         mu=float(probe.lambda_min.min()),
-        zeta2=float(probe.bias_norm2.max()),
-        M=float(M),
-        sigma2=float(max(excess[worst], 0.0)),
+        zeta2=zeta2,
+        M=2.0,
+        sigma2=2.0 * zeta2 + float(probe.variance[worst]),
         sigma2_se=float(probe.second_moment_se[worst]),
     )
 

@@ -15,8 +15,9 @@ def probe(n: int = 6, **changes) -> Probe:
         "lambda_max": np.full(n, 3.0),
         "smoothness_needed": np.full(n, 2.0),
         "bias_norm2": np.full(n, 1e-3),
-        "second_moment": np.linspace(40.0, 4.0, n) + 0.1,
+        "second_moment": np.linspace(40.0, 4.0, n) + 0.03,
         "second_moment_se": np.full(n, 0.01),
+        "variance": np.full(n, 0.05),
     }
     fields.update(changes)
     return Probe(**fields)
@@ -44,10 +45,10 @@ def test_bound_unrolls_the_recursion():
 
 
 def test_fit_takes_the_worst_step():
-    p = probe(second_moment=np.linspace(40.0, 4.0, 6) + np.array([0.1, 0.3, 0.1, 0.1, 0.2, 0.1]))
+    p = probe(variance=np.array([0.05, 0.3, 0.05, 0.05, 0.2, 0.05]))
     c = fit_constants(p)
     assert c.L == 3.0 and c.mu == 0.6 and c.zeta2 == 1e-3 and c.M == 2.0
-    assert c.sigma2 == pytest.approx(0.3)
+    assert c.sigma2 == pytest.approx(2e-3 + 0.3)  # M = 2: sigma^2 = 2 zeta^2 + max variance
 
 
 def test_a_trajectory_that_respects_everything_passes():
@@ -99,5 +100,7 @@ def test_each_violated_premise_is_reported(field, value, premise):
 def test_probe_shapes_are_checked():
     with pytest.raises(ValueError, match="one length"):
         probe(loss=np.ones(3))
+    with pytest.raises(ValueError, match="two probed steps"):
+        probe(n=1).halves()
     with pytest.raises(ValueError, match="constants.mu"):
         theorem_bound(Constants(1.0, 0.0, 0.0, 2.0, 0.0), 0.1, 1.0, 3)
