@@ -75,16 +75,8 @@ def smoothed_network(W, a, X, kappa: float | None = None, *, mask=None, kind: st
     return smoothed_relu(z, s, kind) @ a / math.sqrt(W.shape[0])
 
 
-def masked_output_variance(W, a, X, kappa: float | None = None, *, mask=None) -> torch.Tensor:
-    """Var_c f(W; x_i ⊙ c) for every input, in closed form (SPEC section 3), shape (n,).
-
-    ``m^{-1} [sum_r a_r^2 Var(relu g_r) + 2 sum_{r < r'} a_r a_r' Cov(relu g_r, relu g_r')]`` with
-    the cancellation-free moments of :mod:`mgn.bivariate`; the neuron pairs are processed in chunks
-    of inputs, so memory stays O(n m^2) at most.
-    """
-    W, a, X = check_network_args(W, a, X)
-    mask = _resolve_mask(kappa, mask, closed_form=True)
-    z, s = mask.moments(W, X)
+def _variance_from_moments(W, a, X, mask, z, s) -> torch.Tensor:
+    """:func:`masked_output_variance` of checked arguments whose moments ``(z, s)`` are known."""
     m = W.shape[0]
     variance = relu_variance(z, s) @ (a * a)
     first, second = torch.triu_indices(m, m, offset=1, device=W.device)
@@ -105,6 +97,18 @@ def masked_output_variance(W, a, X, kappa: float | None = None, *, mask=None) ->
     return variance / m
 
 
+def masked_output_variance(W, a, X, kappa: float | None = None, *, mask=None) -> torch.Tensor:
+    """Var_c f(W; x_i ⊙ c) for every input, in closed form (SPEC section 3), shape (n,).
+
+    ``m^{-1} [sum_r a_r^2 Var(relu g_r) + 2 sum_{r < r'} a_r a_r' Cov(relu g_r, relu g_r')]`` with
+    the cancellation-free moments of :mod:`mgn.bivariate`; the neuron pairs are processed in chunks
+    of inputs, so memory stays O(n m^2) at most.
+    """
+    W, a, X = check_network_args(W, a, X)
+    mask = _resolve_mask(kappa, mask, closed_form=True)
+    return _variance_from_moments(W, a, X, mask, *mask.moments(W, X))
+
+
 def expected_masked_loss(W, a, X, y, kappa: float | None = None, *, mask=None) -> torch.Tensor:
     """Exact E_c[L_masked(W)] = 1/2 sum_i (f~(x_i) - y_i)^2 + 1/2 sum_i Var_c f(W; x_i ⊙ c).
 
@@ -122,8 +126,10 @@ def expected_masked_loss(W, a, X, y, kappa: float | None = None, *, mask=None) -
     W, a, X = check_network_args(W, a, X)
     y = _check_targets(y, X)
     mask = _resolve_mask(kappa, mask, closed_form=True)
-    residual = smoothed_network(W, a, X, mask=mask) - y
-    return 0.5 * residual.square().sum() + 0.5 * masked_output_variance(W, a, X, mask=mask).sum()
+    z, s = mask.moments(W, X)
+    residual = smoothed_relu(z, s, "exact") @ a / math.sqrt(W.shape[0]) - y
+    variance = _variance_from_moments(W, a, X, mask, z, s)
+    return 0.5 * residual.square().sum() + 0.5 * variance.sum()
 
 
 @dataclass(frozen=True)
@@ -162,7 +168,7 @@ def loss_decomposition(W, a, X, y, kappa: float | None = None, *, mask=None) -> 
     safe_s = torch.where(positive, s, torch.ones_like(s))
     bump = torch.where(positive, s * torch.exp(-0.5 * (z / safe_s).square()), torch.zeros_like(s))
     gap = _INV_SQRT_2PI * bump @ a / root_m
-    regularizer = 0.5 * masked_output_variance(W, a, X, mask=mask).sum()
+    regularizer = 0.5 * _variance_from_moments(W, a, X, mask, z, s).sum()
     smoothed = 0.5 * (exact - y).square().sum()
     return LossDecomposition(
         expected=smoothed + regularizer,
