@@ -40,7 +40,7 @@ from mgn.ntk import (
     ntk_gram_infinite,
     ntk_gram_smoothed,
 )
-from mgn.records import Check, Results
+from mgn.records import Check, Claim, Identity, Results
 from mgn.smoothed import (
     mask_moments,
     smoothed_neuron,
@@ -55,8 +55,10 @@ __all__ = [
     "AdditiveGaussian",
     "BernoulliDropout",
     "Check",
+    "Claim",
     "GaussianFamilyMask",
     "GaussianMask",
+    "Identity",
     "LogNormalMask",
     "LossDecomposition",
     "Mask",

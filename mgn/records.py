@@ -4,6 +4,10 @@ A notebook makes one :class:`Results`, records its key numbers with :meth:`Resul
 checks with :meth:`Results.check` (or :meth:`Results.add` for a :class:`Check` built by a theorem
 check in ``mgn``), and ends with :meth:`Results.finish`, which shows the table, writes the JSON
 file the runner asked for (``$MGN_RESULTS_DIR/<notebook>.json``), and raises if a check failed.
+
+Two more kinds of record feed the book's claims ledger: :meth:`Results.claim`, the verdict of the
+run on one claim of the paper (or of SPEC), and :meth:`Results.identity`, an equality that holds by
+algebra, shown with its rounding-level deviation but never counted as a check.
 """
 
 from __future__ import annotations
@@ -46,6 +50,32 @@ class Check:
         return cls(name, claim, measured, tolerance, bool(measured >= tolerance))
 
 
+VERDICTS = ("confirmed", "refined", "contradicted", "not tested")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The run's verdict on one claim: the paper's statement, what was measured, and the verdict."""
+
+    name: str
+    paper: str
+    measured: str
+    verdict: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An equality that holds by construction, with the deviation seen in floating point."""
+
+    name: str
+    statement: str
+    deviation: float
+
+
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write ``payload`` as JSON to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +98,8 @@ class Results:
     mode: str
     values: dict[str, float] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    identities: list[Identity] = field(default_factory=list)
 
     def value(self, name: str, value: float) -> float:
         """Record a key number (held against the mode's baseline by pytest); returns it."""
@@ -87,6 +119,20 @@ class Results:
         """Record the check ``measured <= tolerance`` of ``claim``."""
         return self.add(Check.at_most(name, claim, measured, tolerance))
 
+    def claim(self, name: str, paper: str, measured: str, verdict: str) -> Claim:
+        """Record the verdict on a claim of the paper; ``measured`` is text formatted from the run."""
+        if any(c.name == name for c in self.claims):
+            raise ValueError(f"claim {name!r} is already recorded")
+        self.claims.append(Claim(name, paper, measured, verdict))
+        return self.claims[-1]
+
+    def identity(self, name: str, statement: str, deviation: float) -> Identity:
+        """Record an identity that holds by algebra (shown, not counted as a check)."""
+        if any(i.name == name for i in self.identities):
+            raise ValueError(f"identity {name!r} is already recorded")
+        self.identities.append(Identity(name, statement, float(deviation)))
+        return self.identities[-1]
+
     @property
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
@@ -97,6 +143,10 @@ class Results:
             "mode": self.mode,
             "values": {k: _finite_or_str(v) for k, v in self.values.items()},
             "checks": [{**asdict(c), "measured": _finite_or_str(c.measured)} for c in self.checks],
+            "claims": [asdict(c) for c in self.claims],
+            "identities": [
+                {**asdict(i), "deviation": _finite_or_str(i.deviation)} for i in self.identities
+            ],
         }
 
     def _repr_html_(self) -> str:
@@ -111,7 +161,18 @@ class Results:
             for c in self.checks
         )
         head = "<tr><th>check</th><th>claim</th><th>measured</th><th>tolerance</th><th></th></tr>"
-        return f"<table>{head}{rows}</table>"
+        table = f"<table>{head}{rows}</table>"
+        if self.identities:
+            rows = "".join(
+                f"<tr><td>{html.escape(i.name)}</td><td>{html.escape(i.statement)}</td>"
+                f"<td>{i.deviation:.3g}</td></tr>"
+                for i in self.identities
+            )
+            table += (
+                "<p>Identities (hold by construction; shown, not counted as checks):</p>"
+                f"<table><tr><th>identity</th><th>statement</th><th>deviation</th></tr>{rows}</table>"
+            )
+        return table
 
     def __str__(self) -> str:
         lines = [f"{self.notebook} ({self.mode}): {len(self.checks)} checks"]

@@ -49,3 +49,33 @@ def test_duplicates_are_refused():
     results.check("c", "claim", 0, 1)
     with pytest.raises(ValueError, match="'c'"):
         results.check("c", "claim", 0, 1)
+
+
+def test_claims_and_identities_are_written_and_not_counted(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_DIR_ENV, str(tmp_path))
+    results = Results("99_demo", "smoke")
+    results.claim("ball", "the ball grows like kappa^2", "slope 2.1 +- 0.1", "confirmed")
+    results.identity("split", "exact = proxy + gap", 1e-17)
+    results.check("fine", "1 <= 2", 1.0, 2.0)
+    results.finish()
+    written = json.loads((tmp_path / "99_demo.json").read_text())
+    assert written["claims"] == [
+        {
+            "name": "ball",
+            "paper": "the ball grows like kappa^2",
+            "measured": "slope 2.1 +- 0.1",
+            "verdict": "confirmed",
+        }
+    ]
+    assert written["identities"][0]["name"] == "split"
+    assert len(written["checks"]) == 1
+    assert "not counted" in results._repr_html_()
+
+
+def test_a_verdict_outside_the_four_is_refused():
+    results = Results("99_demo", "smoke")
+    with pytest.raises(ValueError, match="verdict"):
+        results.claim("ball", "paper", "measured", "plausible")
+    results.claim("ball", "paper", "measured", "refined")
+    with pytest.raises(ValueError, match="'ball'"):
+        results.claim("ball", "paper", "measured", "refined")
