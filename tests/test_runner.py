@@ -176,12 +176,14 @@ def test_claims_ledger_lists_claims_checks_and_identities_apart(book):
     text = claims_section(layout, ["01_good", "02_bad"])
     claims, checks = text.split("## Checks by chapter")
     assert "3 claims: 1 confirmed, 1 refined, 1 not tested." in claims
-    assert "| rate | rate is $1 - \\eta$ | {doc}`../notebooks/01_good` | 0.91 \\| 0.92 |" in claims
+    assert (
+        "| rate is $1 - \\eta$ (`rate`) | {doc}`../notebooks/01_good` | 0.91 \\| 0.92 |" in claims
+    )
     assert claims.index("01_good") < claims.index("02_bad")
     assert "1 of 2 checks passed" in checks
-    assert "| margin | margin positive | -1 | 0 | **no** |" in checks
+    assert "| margin positive (`margin`) | -1 | 0 | **no** |" in checks
     identities = checks.split("by construction")[1]
-    assert "| split | loss = smooth + reg | 2e-16 |" in identities
+    assert "| loss = smooth + reg (`split`) | 2e-16 |" in identities
     assert "split" not in checks.split("by construction")[0]
     assert "This chapter records no check." in checks.split("### 02_bad")[1]
 

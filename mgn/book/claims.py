@@ -19,6 +19,11 @@ def _cell(text: object) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _name(name: str) -> str:
+    """A record's name as inline code (names are identifiers, not prose)."""
+    return f"`{_cell(name)}`"
+
+
 def _number(value: float | str) -> str:
     return value if isinstance(value, str) else f"{value:.4g}"
 
@@ -48,11 +53,11 @@ def _claims_table(results: dict[str, dict]) -> list[str]:
     lines = [
         f"{len(rows)} claims: {summary}.",
         "",
-        "| claim | the paper says | chapter | measured | verdict |",
-        "|---|---|---|---|---|",
+        "| the paper says | chapter | measured | verdict |",
+        "|---|---|---|---|",
     ]
     lines += [
-        f"| {_cell(c['name'])} | {_cell(c['paper'])} | {chapter_link(stem)} "
+        f"| {_cell(c['paper'])} ({_name(c['name'])}) | {chapter_link(stem)} "
         f"| {_cell(c['measured'])} | **{c['verdict']}** |"
         for stem, c in rows
     ]
@@ -67,11 +72,11 @@ def _chapter_section(stem: str, result: dict) -> list[str]:
         lines += [
             f"{passed} of {len(checks)} checks passed.",
             "",
-            "| check | claim | measured | tolerance | passed |",
-            "|---|---|---|---|---|",
+            "| claim (check) | measured | tolerance | passed |",
+            "|---|---|---|---|",
         ]
         lines += [
-            f"| {_cell(c['name'])} | {_cell(c['claim'])} | {_number(c['measured'])} "
+            f"| {_cell(c['claim'])} ({_name(c['name'])}) | {_number(c['measured'])} "
             f"| {_number(c['tolerance'])} | {'yes' if c['passed'] else '**no**'} |"
             for c in checks
         ]
@@ -83,11 +88,11 @@ def _chapter_section(stem: str, result: dict) -> list[str]:
             "Hold by construction (identities of algebra, shown with their floating-point "
             "deviation, not counted as checks):",
             "",
-            "| identity | statement | deviation |",
-            "|---|---|---|",
+            "| statement (identity) | deviation |",
+            "|---|---|",
         ]
         lines += [
-            f"| {_cell(i['name'])} | {_cell(i['statement'])} | {_number(i['deviation'])} |"
+            f"| {_cell(i['statement'])} ({_name(i['name'])}) | {_number(i['deviation'])} |"
             for i in identities
         ]
         lines.append("")
