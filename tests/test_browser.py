@@ -3,9 +3,9 @@
 The site is served over HTTP on 127.0.0.1 (a free port, a thread of this module); any request to
 another host is refused and fails the page. On each page, once MathJax has typeset it: no TeX
 delimiter is left in the visible text, every image has loaded, the console shows no error, no
-request failed, the sidebar lists every file of ``_toc.yml``, and the download button gives the
-page's source (the ``.ipynb`` of a chapter). A full-page screenshot of each page is saved under
-``_build/smoke/screenshots/``.
+request failed, collapsed cells hide their code, the sidebar lists every file of ``_toc.yml``, and
+the download button gives the page's source (the ``.ipynb`` of a chapter). A full-page screenshot
+of each page is saved under ``_build/smoke/screenshots/``.
 
 Playwright drives Debian's Chromium (``/usr/bin/chromium``; Playwright's own browser download is
 never used). Skipped, with the reason, when either is missing: ``.ci/run`` installs Chromium.
@@ -52,7 +52,7 @@ VISIBLE_TEXT = """() => {
   const parts = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;
-    if (el.closest(skip) || el.getClientRects().length === 0) continue;
+    if (el.closest(skip) || !el.checkVisibility()) continue;
     parts.push(node.textContent);
   }
   return parts.join(" ");
@@ -135,6 +135,13 @@ def test_page_reads_offline(browser, site, path):
     text = page.evaluate(VISIBLE_TEXT)
     left = [d for d in TEX_DELIMITERS if d in text]
     assert not left, f"raw TeX {left} in the visible text of {path}"
+
+    if path.startswith("notebooks/"):
+        hidden = page.evaluate(
+            "Array.from(document.querySelectorAll('.tag_hide-cell pre'),"
+            " (pre) => !pre.checkVisibility())"
+        )
+        assert hidden and all(hidden), f"collapsed cells of {path} show their code: {hidden}"
 
     images = page.evaluate("Array.from(document.images, (i) => [i.src, i.naturalWidth])")
     broken = [src for src, width in images if width == 0]
