@@ -1,13 +1,19 @@
-"""The runner itself, on a throw-away book: parameter errors, failure collection, baselines."""
+"""The runner itself, on a throw-away book: parameter errors, failure collection, baselines, and the
+pages it generates (reading order, claims ledger, MathJax) from synthetic notebooks and results."""
 
 import shutil
 import textwrap
 
+import nbformat
 import pytest
 
 from mgn.book.baselines import compare
+from mgn.book.claims import claims_section
 from mgn.book.execute import ParameterError, execute
 from mgn.book.layout import Layout
+from mgn.book.mathjax import ENTRY, STATIC, install_mathjax
+from mgn.book.reading_order import SETTINGS_TAG, arrange_for_reading, settings_note
+from mgn.records import Check, Results, write_json_atomic
 from tests.conftest import ROOT
 
 HEADER = "# ---\n# jupyter:\n#   kernelspec:\n#     name: python3\n#     display_name: Python 3\n#     language: python\n# ---\n"
@@ -94,3 +100,97 @@ def test_compare_reports_every_kind_of_difference():
         assert fragment in problems
     result = {"values": {"x": 1.0 + 1e-9, "gone": 1}, "checks": [{"name": "c", "passed": True}]}
     assert compare(baseline, result) == []
+
+
+def executed_notebook(parameters: dict) -> nbformat.NotebookNode:
+    """A notebook as papermill leaves it: intro, parameters, injected parameters, code."""
+    cells = [
+        nbformat.v4.new_markdown_cell("# Title\n\nThe introduction."),
+        nbformat.v4.new_code_cell("mode = 'paper'\nn = 10", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "# Parameters\nmode = 'smoke'", metadata={"tags": ["injected-parameters"]}
+        ),
+        nbformat.v4.new_code_cell("import math", metadata={"tags": ["hide-cell"]}),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["papermill"] = {"parameters": parameters}
+    return notebook
+
+
+def test_parameter_cells_give_way_to_one_settings_note():
+    notebook = arrange_for_reading(executed_notebook({"mode": "smoke", "n": 3, "widths": [1, 2]}))
+    tags = [c.metadata.get("tags", []) for c in notebook.cells]
+    assert tags == [
+        [],
+        [SETTINGS_TAG],
+        ["parameters", "hide-cell"],
+        ["injected-parameters", "remove-cell"],
+        ["hide-cell"],
+    ]
+    note = notebook.cells[1].source
+    assert "Settings of this run" in note and "`smoke`" in note
+    assert "`n = 3`" in note and "`widths = [1, 2]`" in note
+    nbformat.validate(notebook)
+    with pytest.raises(ValueError, match="already carries"):
+        arrange_for_reading(notebook)
+
+
+def test_settings_note_without_overrides_and_bad_notebooks():
+    assert "every parameter keeps the default" in settings_note({"mode": "paper"})
+    with pytest.raises(ValueError, match="'mode'"):
+        settings_note({"n": 3})
+    notebook = executed_notebook({"mode": "paper"})
+    del notebook.metadata["papermill"]
+    with pytest.raises(ValueError, match="papermill"):
+        arrange_for_reading(notebook)
+
+
+def write_results(layout: Layout, stem: str, build) -> None:
+    results = Results(stem, layout.mode)
+    build(results)
+    write_json_atomic(layout.results / f"{stem}.json", results.to_json())
+
+
+def test_claims_ledger_without_any_claim(book):
+    layout = Layout(book, "smoke")
+    assert "No chapter of this build has recorded results" in claims_section(layout, ["01_good"])
+    write_results(layout, "01_good", lambda r: r.check("ok", "0.5 <= 1", 0.5, 1.0))
+    text = claims_section(layout, ["01_good", "02_bad"])
+    assert "records a verdict on a claim yet" in text
+    assert "### 01_good" in text and "1 of 1 checks passed" in text and "02_bad" not in text
+    assert "by construction" not in text
+
+
+def test_claims_ledger_lists_claims_checks_and_identities_apart(book):
+    layout = Layout(book, "smoke")
+
+    def first(r):
+        r.claim("rate", paper="rate is $1 - \\eta$", measured="0.91 | 0.92", verdict="confirmed")
+        r.claim("ball", paper="radius ~ kappa", measured="slope 2.0", verdict="refined")
+        r.check("slope", "slope near 2", 0.01, 0.05)
+        r.add(Check.at_least("margin", "margin positive", -1.0, 0.0))
+        r.identity("split", "loss = smooth + reg", 2e-16)
+
+    write_results(layout, "01_good", first)
+    write_results(layout, "02_bad", lambda r: r.claim("x", "p", "m", "not tested"))
+    text = claims_section(layout, ["01_good", "02_bad"])
+    claims, checks = text.split("## Checks by chapter")
+    assert "3 claims: 1 confirmed, 1 refined, 1 not tested." in claims
+    assert (
+        "| rate is $1 - \\eta$ (`rate`) | {doc}`../notebooks/01_good` | 0.91 \\| 0.92 |" in claims
+    )
+    assert claims.index("01_good") < claims.index("02_bad")
+    assert "1 of 2 checks passed" in checks
+    assert "| margin positive (`margin`) | -1 | 0 | **no** |" in checks
+    identities = checks.split("by construction")[1]
+    assert "| loss = smooth + reg (`split`) | 2e-16 |" in identities
+    assert "split" not in checks.split("by construction")[0]
+    assert "This chapter records no check." in checks.split("### 02_bad")[1]
+
+
+def test_mathjax_is_copied_into_the_site(tmp_path):
+    entry = install_mathjax(tmp_path)
+    assert entry.is_file() and entry.stat().st_size > 100_000
+    assert entry.relative_to(tmp_path).as_posix() == f"{STATIC}/{ENTRY}"
+    fonts = entry.parent / "output" / "chtml" / "fonts" / "woff-v2"
+    assert len(list(fonts.glob("*.woff"))) > 20

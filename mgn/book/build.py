@@ -1,8 +1,8 @@
 """Step 5 of a build: assemble the book's sources with the executed notebooks and run Jupyter Book.
 
-The site is assembled under ``_build/<mode>/site`` (configuration, prose, executed notebooks and the
-generated reproducibility page), then built with execution off, from a clean doctree, with
-warnings as errors. The notebook sources (``.py``) never reach Sphinx.
+The site is assembled under ``_build/<mode>/site`` (configuration, prose, the executed notebooks
+arranged for reading, the generated reproducibility and claims pages, MathJax), then built with
+execution off, from a clean doctree, with warnings as errors. The notebook sources (``.py``) never reach Sphinx.
 """
 
 from __future__ import annotations
@@ -12,9 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import yaml
 
+from mgn.book.claims import claims_section
 from mgn.book.layout import Layout
+from mgn.book.mathjax import install_mathjax
+from mgn.book.reading_order import arrange_for_reading
 from mgn.book.reproducibility import reproducibility_section
 
 
@@ -53,12 +57,14 @@ def assemble_site(layout: Layout) -> Path:
         shutil.copy2(layout.root / name, layout.site / name)
     shutil.copytree(layout.root / "book", layout.site / "book")
     (layout.site / "notebooks").mkdir()
-    for stem in toc_notebooks(layout):
-        shutil.copy2(layout.executed / f"{stem}.ipynb", layout.site / "notebooks" / f"{stem}.ipynb")
-    page = layout.site / "book" / "reproducibility.md"
-    page.write_text(
-        page.read_text() + "\n" + reproducibility_section(layout, toc_notebooks(layout))
-    )
+    stems = toc_notebooks(layout)
+    for stem in stems:
+        notebook = nbformat.read(layout.executed / f"{stem}.ipynb", as_version=4)
+        nbformat.write(arrange_for_reading(notebook), layout.site / "notebooks" / f"{stem}.ipynb")
+    for name, section in (("reproducibility", reproducibility_section), ("claims", claims_section)):
+        page = layout.site / "book" / f"{name}.md"
+        page.write_text(page.read_text() + "\n" + section(layout, stems))
+    install_mathjax(layout.site)
     return layout.site
 
 

@@ -8,6 +8,7 @@ import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 
+from mgn.book.claims import chapter_link
 from mgn.book.layout import Layout
 from mgn.device import describe_device
 
@@ -63,11 +64,14 @@ def reproducibility_section(layout: Layout, stems: list[str]) -> str:
         "",
         "### Run time of each notebook",
         "",
+        "Each entry links to its chapter; {doc}`claims` lists the checks one by one.",
+        "",
         "| notebook | seconds | checks |",
         "|---|---|---|",
     ]
     lines += [
-        f"| {stem} | {runtimes[stem]:.1f} | {_checks_summary(layout, stem)} |"
+        f"| {chapter_link(stem, stem)} | {chapter_link(stem, f'{runtimes[stem]:.1f}')} "
+        f"| {chapter_link(stem, _checks_summary(layout, stem))} |"
         for stem in stems
         if stem in runtimes
     ]
