@@ -624,7 +624,7 @@ display(
 )
 
 
-def verdict(power: float) -> str:
+def ball_verdict(power: float) -> str:
     """Confirmed if every half's interval holds kappa^power, contradicted if none does."""
     inside = [low <= power <= high for low, high in envelopes.values()]
     return "confirmed" if all(inside) else "contradicted" if not any(inside) else "refined"
@@ -636,14 +636,14 @@ results.claim(
     "mask's variance kappa^2",
     measured=f"at convergence (L-BFGS on L + R, n={ball_n}, d={ball_d}, m={ball_m}): "
     + converged_text.replace("$", "").replace("\\", ""),
-    verdict=verdict(2.0),
+    verdict=ball_verdict(2.0),
 )
 results.claim(
     "ball scales with kappa",
     paper="the authors' README: the error ball scales with kappa",
     measured=f"exponent intervals [{envelopes['small'][0]:.2f}, {envelopes['small'][1]:.2f}] "
     f"(small kappa) and [{envelopes['large'][0]:.2f}, {envelopes['large'][1]:.2f}] (large kappa)",
-    verdict=verdict(1.0),
+    verdict=ball_verdict(1.0),
 )
 results.claim(
     "Figure 3a shows the ball",
@@ -783,7 +783,10 @@ rows = [
     (
         "the ball grows like kappa (README) or kappa^2 (abstract)",
         f"excess plateau ~ kappa^({slope:.2f} +- {slope_se:.2f}) after {steps} steps, "
-        f"kappa^{long_slope:.2f} after {long_steps}: {verdict}",
+        f"kappa^{long_slope:.2f} after {long_steps}: {verdict}; at convergence (n={ball_n}, "
+        f"m={ball_m}) kappa^{small_fit.slope:.2f} [{small_fit.low:.2f}, {small_fit.high:.2f}] "
+        f"(small kappa), kappa^{large_fit.slope:.2f} [{large_fit.low:.2f}, {large_fit.high:.2f}] "
+        "(large kappa)",
     ),
     (
         "NTK regime: weights stay near W_0",
