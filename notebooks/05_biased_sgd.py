@@ -154,9 +154,9 @@ print(
 # %% [markdown]
 # ## The constants along the trajectories of Figure 3a
 #
-# For each $\kappa$ we run masked GD with the settings of Figure 3a and, every
-# `probe_every` steps, measure at $W_k$: the clean loss and gradient; the extreme eigenvalues of
-# the Gram matrix $H(W_k)$ (chapter 3), since $\lVert\nabla L\rVert^2 = r^\top H r$ makes
+# For each $\kappa$ we run masked GD with the settings of the parameters cell (Figure 3a's by
+# default) and, every `probe_every` steps, measure at $W_k$: the clean loss and gradient; the
+# extreme eigenvalues of the Gram matrix $H(W_k)$ (chapter 3), since $\lVert\nabla L\rVert^2 = r^\top H r$ makes
 # $\lambda_{\min}(H(W_k))$ a PL constant and $\lambda_{\max}$ the curvature of the Gauss–Newton
 # part of the Hessian; the smoothness that the descent lemma needs on one masked step from $W_k$
 # (ReLU kinks can make it exceed $\lambda_{\max}$); the exact bias; and
@@ -237,7 +237,7 @@ for ax, color, (kappa, (loss, constants, verify)) in zip(
     ax.axhline(constants.floor(lr), color="0.6", lw=1, label="floor of the bound")
     ax.set(title=f"κ = {kappa:g}", xlabel="iteration k", ylabel="clean loss")
 axes[0].legend()
-fig.suptitle("The biased-SGD bound beside masked GD (Figure 3a settings)")
+fig.suptitle(f"The biased-SGD bound beside masked GD (n = {n}, d = {d}, m = {m}, η = {lr:g})")
 plt.show()
 
 # %%
