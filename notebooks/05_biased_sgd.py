@@ -521,6 +521,9 @@ sgd = train_masked_sweep(
 measured_full = full.clean_loss.double().mean(1).numpy()
 measured_sgd = sgd.clean_loss.double().mean(1).numpy()
 relative_gap_full = (np.abs(predicted - measured_full) / measured_full).max(1)
+# standard error of the mean over the predict_seeds runs, per kappa and step
+se_full = full.clean_loss.double().std(1).numpy() / math.sqrt(predict_seeds)
+beyond_noise = ((np.abs(predicted - measured_full) - 3 * se_full) / measured_full).max()
 relative_gap_sgd = (np.abs(predicted - measured_sgd) / measured_sgd).max(1)
 
 fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -549,8 +552,10 @@ for kappa, g_full, g_sgd in zip(predict_kappas, relative_gap_full, relative_gap_
 display(Markdown("\n".join(rows)))
 results.check(
     "prediction, full batch",
-    "GD on the closed-form expected loss follows masked GD within 2% at every step, every kappa",
-    float(relative_gap_full.max()),
+    f"GD on the closed-form expected loss follows the mean of {predict_seeds} masked-GD runs "
+    "within 3 standard errors of that mean plus 2% (the second-order effect of the mask noise), "
+    "at every step and kappa (largest relative excess over 3 SE)",
+    float(beyond_noise),
     0.02,
 )
 results.add(
