@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 book: install
 	$(PY) -m mgn execute --mode paper
 	$(PY) -m mgn build --mode paper
+	$(PY) -m pytest -q tests/test_notebook_results.py -k paper
 
 ## Every check: lint, the notebooks in smoke mode, the smoke book, then pytest.
 test: install lint smoke pytest

@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--cell-timeout", type=int, default=1800, help="seconds per cell")
     make = commands.add_parser("build", help="build the HTML book from the executed notebooks")
     base = commands.add_parser("baselines", help="rewrite the regression baselines from results")
+    base.add_argument("notebooks", nargs="*", help="notebook stems (default: every result)")
+    base.add_argument(
+        "--spread", type=Path, default=None, help="results of a run with another seed: tolerances"
+    )
     for sub in (run, make, base):
         sub.add_argument("--mode", choices=MODES, default="paper")
         sub.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
@@ -42,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         print(f"book: {build(layout) / 'index.html'}")
         return 0
-    for path in write_baselines(layout):
+    for path in write_baselines(layout, args.notebooks, args.spread):
         print(f"wrote {path.relative_to(layout.root)}")
     return 0
 

@@ -2,12 +2,12 @@
 
 Iterates ``W_{k+1} = W_k - eta g_k`` with ``E_k[g_k] = grad F(W_k) + b_k``. If along the iterates
 
-- (A1) F is L-smooth,                       (A2) ||grad F||^2 >= 2 mu (F - F*)   (PL),
+- (A1) F is beta-smooth,                    (A2) ||grad F||^2 >= 2 mu (F - F*)   (PL),
 - (A3) ||b_k||^2 <= zeta^2,                 (A4) E_k ||g_k||^2 <= M ||grad F(W_k)||^2 + sigma^2,
 
-and ``eta <= 1 / (2 L M)``, then
+and ``eta <= 1 / (2 beta M)``, then
 
-    E[F(W_k) - F*] <= (1 - eta mu / 2)^k (F(W_0) - F*) + (zeta^2 + L eta sigma^2) / mu.
+    E[F(W_k) - F*] <= (1 - eta mu / 2)^k (F(W_0) - F*) + (zeta^2 + beta eta sigma^2) / mu.
 
 The constants are measured on a trajectory (:class:`Probe`): fitted on one half of the probed steps
 and every premise verified on the other half, so that a constant that only fits the steps it was
@@ -28,7 +28,7 @@ from mgn.records import Check
 class Constants:
     """The constants of (A1)-(A4); ``sigma2_se`` is the Monte Carlo standard error of ``sigma2``."""
 
-    L: float
+    beta: float
     mu: float
     zeta2: float
     M: float
@@ -36,12 +36,12 @@ class Constants:
     sigma2_se: float = 0.0
 
     def step_size_limit(self) -> float:
-        """The largest step the theorem allows, ``1 / (2 L M)``."""
-        return 1.0 / (2.0 * self.L * self.M)
+        """The largest step the theorem allows, ``1 / (2 beta M)``."""
+        return 1.0 / (2.0 * self.beta * self.M)
 
     def floor(self, lr: float) -> float:
-        """The radius of the ball the bound converges to, ``(zeta^2 + L eta sigma^2) / mu``."""
-        return (self.zeta2 + self.L * lr * self.sigma2) / self.mu
+        """The radius of the ball the bound converges to, ``(zeta^2 + beta eta sigma^2) / mu``."""
+        return (self.zeta2 + self.beta * lr * self.sigma2) / self.mu
 
 
 def theorem_bound(
@@ -67,7 +67,7 @@ class Probe:
     lambda_min, lambda_max : extreme eigenvalues of the Gram matrix H(W_k) (SPEC section 4);
         ``||grad F||^2 = r^T H r`` makes ``lambda_min`` a PL constant and ``lambda_max`` the
         curvature of the Gauss-Newton part of the Hessian.
-    smoothness_needed : the L the descent lemma needs on the step actually taken,
+    smoothness_needed : the beta the descent lemma needs on the step actually taken,
         ``2 (F(W_{k+1}) - F(W_k) - <grad F(W_k), W_{k+1} - W_k>) / ||W_{k+1} - W_k||^2``.
     bias_norm2 : ||b_k||^2, the squared bias of the masked gradient.
     second_moment, second_moment_se : ``E_k ||g_k||^2`` by Monte Carlo over masks, and its
@@ -107,7 +107,7 @@ class Probe:
 def fit_constants(probe: Probe) -> Constants:
     """Constants of (A1)-(A4) measured on ``probe``, with ``M = 2``.
 
-    L is the largest curvature seen (``lambda_max`` or the descent lemma's need), mu the smallest
+    beta is the largest curvature seen (``lambda_max`` or the descent lemma's need), mu the smallest
     ``lambda_min``, zeta^2 the largest squared bias. Since ``E||g||^2 = ||grad F + b||^2 +
     tr Cov g <= 2 ||grad F||^2 + 2 ||b||^2 + tr Cov g``, (A4) holds with ``M = 2`` and
     ``sigma^2 = 2 zeta^2 + max_k tr Cov g_k``; ``sigma2_se`` is the standard error of
@@ -116,7 +116,7 @@ def fit_constants(probe: Probe) -> Constants:
     zeta2 = float(probe.bias_norm2.max())
     worst = int(np.argmax(probe.variance))
     return Constants(
-        L=float(max(probe.lambda_max.max(), probe.smoothness_needed.max())),
+        beta=float(max(probe.lambda_max.max(), probe.smoothness_needed.max())),
         mu=float(probe.lambda_min.min()),
         zeta2=zeta2,
         M=2.0,
@@ -150,15 +150,15 @@ def check_theorem(
     return [
         Check.at_most(
             "step size",
-            "eta <= 1 / (2 L M)",
+            "eta <= 1 / (2 beta M)",
             lr,
             constants.step_size_limit(),
         ),
         Check.at_most(
             "A1 smoothness",
-            "the descent lemma holds with L on every verified step",
+            "the descent lemma holds with beta on every verified step",
             float(verify.smoothness_needed.max()),
-            constants.L,
+            constants.beta,
         ),
         Check.at_least(
             "A2 PL",

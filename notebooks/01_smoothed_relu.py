@@ -38,15 +38,17 @@ kappa_max_fig1b = 1.0
 n_kappa_fig1b = 20
 kappa_stein = 0.5  # mask scale of the gradient check
 chunk = 20_000  # Monte Carlo draws per block (bounds the memory)
+z_k = 5.0  # a Monte Carlo check allows this many standard errors at each compared point
+min_positive = 1000  # compare only where this many draws are expected to be positive
 device = "cpu"  # "auto" takes a GPU when there is one (the Monte Carlo draws then differ)
 
-# %%
+# %% tags=["hide-cell"]
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 from scipy import optimize
 
 from mgn import (
@@ -57,6 +59,7 @@ from mgn import (
     smoothed_relu,
     smoothed_relu_second_moment,
 )
+from mgn.checks import gradient_check, z_score_check
 from mgn.device import resolve_device
 from mgn.plotting import kappa_colors, use_book_style
 from mgn.progress import progress
@@ -162,11 +165,12 @@ print(
 # %% [markdown]
 # ## Figure 2: exact formula, proxy and Monte Carlo
 #
-# The paper's Figure 2 sets $\kappa = 0.2$ and $\lVert w \odot x \rVert = 1$, so $s = 0.2$, and
-# compares the formulas with a Monte Carlo estimate of $\mathbb E\,\mathrm{relu}(z + s g)$ from
-# 200,000 draws on 400 points $z \in [-2.1, 2.1]$. The same draws also give the second moment
-# $\mathbb E\,\mathrm{relu}(z + s g)^2$ used further down. Each estimate comes with its standard
-# error.
+# The paper's Figure 2 sets $\kappa = 0.2$ and $\lVert w \odot x \rVert = 1$, so $s = \kappa$,
+# and compares the formulas with a Monte Carlo estimate of $\mathbb E\,\mathrm{relu}(z + s g)$ on
+# a grid of $z$ (the paper: 200,000 draws on 400 points in $[-2.1, 2.1]$; the settings of this
+# run are in the parameters cell and in the figure titles). The same draws also give the second
+# moment $\mathbb E\,\mathrm{relu}(z + s g)^2$ used further down. Each estimate comes with its
+# standard error.
 
 
 # %%
@@ -188,6 +192,8 @@ s_fig2 = kappa_fig2 * 1.0
 z_grid = torch.linspace(-z_max, z_max, n_grid, dtype=dtype, device=device)
 generator = torch.Generator(device=device).manual_seed(seed)
 mc_mean, mc_se, mc_second, mc_second_se = monte_carlo_relu(z_grid, s_fig2, n_mc, generator)
+# points with at least min_positive expected positive draws: there the estimate is Gaussian
+resolved = torch.special.ndtr(z_grid / s_fig2) * n_mc >= min_positive
 exact = smoothed_relu(z_grid, s_fig2)
 proxy = smoothed_relu(z_grid, s_fig2, kind="proxy")
 
@@ -199,48 +205,65 @@ for col, (formula, name) in enumerate([(exact, "exact"), (proxy, "proxy")]):
     top.plot(z_np, mc_mean.cpu(), color="0.6", lw=3.5, label=f"Monte Carlo ({n_mc:,} draws)")
     top.plot(z_np, formula.cpu(), color="C0" if col == 0 else "C3", label=name)
     top.plot(z_np, torch.relu(z_grid).cpu(), "k:", lw=1, label="ReLU")
-    top.set(title=f"Figure 2{'ab'[col]}: {name} vs Monte Carlo, s = {s_fig2:g}")
+    top.set(
+        title=f"Figure 2{'ab'[col]}: {name} vs Monte Carlo, s = {s_fig2:g}",
+        ylabel=r"$\mathbb{E}\,\mathrm{relu}(z + s g)$",
+    )
     top.legend()
-    band = 5 * mc_se.cpu()
-    bottom.fill_between(z_np, -band, band, color="0.85", label="±5 standard errors")
+    band = z_k * mc_se.cpu()
+    bottom.fill_between(z_np, -band, band, color="0.85", label=f"±{z_k:g} standard errors")
     bottom.plot(z_np, (mc_mean - formula).cpu(), color="C0" if col == 0 else "C3")
     bottom.set(xlabel=r"$z$", ylabel="Monte Carlo − formula")
     bottom.legend(loc="upper left")
 plt.show()
 
-# %% [markdown]
-# The exact formula sits on the Monte Carlo curve to within its noise. The proxy falls below it by
-# the bump $s\,\varphi(z/s)$, which peaks at $z = 0$ at $s\,\varphi(0) = 0.2/\sqrt{2\pi} \approx
-# 0.080$. The checks below put numbers on both. Over the whole grid the Monte Carlo error must stay
-# within 5 of its largest standard errors. (A point-by-point $z$-score is not used: far left, only a
-# handful of the draws are positive and the estimate is not yet Gaussian.) At the grid point
-# closest to $z = 0$, the difference between Monte Carlo and the proxy must match
-# $s\,\varphi(z/s)$ within 5 standard errors.
+# %%
+display(
+    Markdown(
+        f"The exact formula sits on the Monte Carlo curve to within its noise. The proxy falls "
+        f"below it by the bump $s\\,\\varphi(z/s)$, which peaks at $z = 0$ at "
+        f"$s\\,\\varphi(0) = {s_fig2:g}/\\sqrt{{2\\pi}} \\approx {s_fig2 * PHI0:.3f}$. The checks "
+        f"below put numbers on both. Each grid point is compared with its **own** standard error "
+        f"and must lie within {z_k:g} of them, on the {int(resolved.sum())} of {n_grid} points "
+        f"where at least {min_positive} of the {n_mc:,} draws are expected to be positive (far "
+        f"left, only a handful are, and the estimate is not yet Gaussian). At the grid point "
+        f"closest to $z = 0$ the difference between Monte Carlo and the proxy must match "
+        f"$s\\,\\varphi(z/s)$ within {z_k:g} standard errors."
+    )
+)
 
 # %%
-max_se = mc_se.max().item()
 exact_err = (mc_mean - exact).abs().max().item()
 results.value("fig2_exact_max_abs_err", exact_err)
-results.value("fig2_max_standard_error", max_se)
-results.check(
-    "fig2_exact_vs_monte_carlo",
-    "the exact smoothed ReLU matches Monte Carlo on the Figure 2 grid (max |err| <= 5 max SE)",
-    exact_err,
-    5 * max_se,
+results.value("fig2_max_standard_error", mc_se.max().item())
+check = results.add(
+    z_score_check(
+        "fig2_exact_vs_monte_carlo",
+        "the exact smoothed ReLU matches Monte Carlo on the Figure 2 grid",
+        mc_mean[resolved],
+        mc_se[resolved],
+        exact[resolved],
+        z_k,
+    )
 )
+results.value("fig2_exact_max_z_score", check.measured)
 i0 = int(z_grid.abs().argmin())
 z0 = z_grid[i0].item()
 mc_gap = (mc_mean[i0] - proxy[i0]).item()
 results.value("fig2_mc_minus_proxy_near_0", mc_gap)
 results.value("fig2_proxy_max_abs_err", (mc_mean - proxy).abs().max().item())
-results.check(
-    "fig2_proxy_gap_near_0",
-    "Monte Carlo exceeds the proxy near z = 0 by s phi(z/s) (about s phi(0) = 0.080)",
-    abs(mc_gap - s_fig2 * PHI0 * math.exp(-0.5 * (z0 / s_fig2) ** 2)),
-    5 * mc_se[i0].item(),
+results.add(
+    z_score_check(
+        "fig2_proxy_gap_near_0",
+        f"Monte Carlo exceeds the proxy near z = 0 by s phi(z/s) (s phi(0) = {s_fig2 * PHI0:.3f})",
+        mc_gap,
+        mc_se[i0].item(),
+        s_fig2 * PHI0 * math.exp(-0.5 * (z0 / s_fig2) ** 2),
+        z_k,
+    )
 )
 print(
-    f"max |MC - exact| = {exact_err:.2e} (max standard error {max_se:.2e}); "
+    f"max |MC - exact| = {exact_err:.2e}, largest |z| {check.measured:.2f}; "
     f"MC - proxy at z = {z0:+.4f}: {mc_gap:.4f} (s phi(0) = {s_fig2 * PHI0:.4f})"
 )
 
@@ -254,11 +277,10 @@ z_fine = torch.linspace(-3 * s_fig2, 3 * s_fig2, 60_001, dtype=dtype)
 gap = smoothed_relu(z_fine, s_fig2) - smoothed_relu(z_fine, s_fig2, kind="proxy")
 results.value("largest_gap", gap.max().item())
 results.value("largest_gap_at", z_fine[gap.argmax()].item())
-results.check(
+results.identity(
     "largest_gap_is_s_phi0",
-    "max_z (exact - proxy) = s phi(0), at z = 0 (relative error)",
+    "max_z (exact - proxy) = s phi(0) at z = 0: the library's gap term is s phi(z/s) by construction",
     abs(gap.max().item() / (s_fig2 * PHI0) - 1) + abs(z_fine[gap.argmax()].item()),
-    1e-12,
 )
 z_kink = torch.tensor([-1.5, -1e-300, -0.0, 0.0, 1e-300, 0.3, 2.0], dtype=dtype)
 zero = torch.zeros_like(z_kink)
@@ -275,11 +297,12 @@ results.check(
 # ## Figure 1b: one fixed neuron as the mask grows
 #
 # The paper's Figure 1b fixes one pair $(w, x)$ with $w^\top x \approx 0.77$ and follows the
-# masked mean as $\kappa$ grows. Here $d = 10$, $x$ is a random unit vector and $w$ a random
-# Gaussian vector shifted along $x$ so that $w^\top x = 0.77$ exactly (seeded). The Monte Carlo
-# estimate now draws the full masks $c \in \mathbb R^{10}$ and evaluates
-# $\mathrm{relu}(w^\top(x \odot c))$ directly, without the Gaussian reduction above. The exact
-# formula beside it is the book's addition (the paper plots the proxy against Monte Carlo).
+# masked mean as $\kappa$ grows. Here $x$ is a random unit vector of $\mathbb R^d$ and $w$ a
+# random Gaussian vector shifted along $x$ so that $w^\top x$ equals the parameter `z_fig1b`
+# exactly (seeded). The Monte Carlo estimate now draws the full masks $c \in \mathbb R^d$ and
+# evaluates $\mathrm{relu}(w^\top(x \odot c))$ directly, without the Gaussian reduction above.
+# The exact formula beside it is the book's addition (the paper plots the proxy against Monte
+# Carlo).
 
 # %%
 gen_pair = torch.Generator(device=device).manual_seed(seed + 1)
@@ -322,13 +345,13 @@ ax.axhline(z_1b.item(), color="k", ls=":", lw=1, label=r"relu$(w^\top x)$")
 ax.set(
     xlabel=r"$\kappa$",
     ylabel=r"$\mathbb{E}_c\,\mathrm{relu}(w^\top(x \odot c))$",
-    title=r"Figure 1b: one neuron, $w^\top x = 0.77$",
+    title=rf"Figure 1b: one neuron, $w^\top x = {z_1b.item():.2f}$, $d = {d}$",
 )
 ax.legend()
 plt.show()
 
 # %% [markdown]
-# For small $\kappa$ all three agree with $\mathrm{relu}(0.77)$. As $\kappa$ grows, the proxy
+# For small $\kappa$ all three agree with $\mathrm{relu}(w^\top x)$. As $\kappa$ grows, the proxy
 # bends *down*, toward $z/2$, while the true mean bends *up*, since the positive part of a wider
 # Gaussian has the larger mean. The exact formula follows the simulation for every $\kappa$,
 # with each point checked against its own standard error (nothing is rare here: most
@@ -338,11 +361,15 @@ plt.show()
 z_scores_1b = np.abs(mc_1b - exact_1b) / se_1b
 results.value("fig1b_max_z_score_exact", z_scores_1b.max())
 results.value("fig1b_proxy_gap_at_kappa_max", exact_1b[-1] - proxy_1b[-1])
-results.check(
-    "fig1b_exact_vs_monte_carlo",
-    "for a fixed (w, x) the exact mean matches Monte Carlo at every kappa (|z-score| <= 5)",
-    z_scores_1b.max(),
-    5.0,
+results.add(
+    z_score_check(
+        "fig1b_exact_vs_monte_carlo",
+        "for a fixed (w, x) the exact mean matches Monte Carlo at every kappa",
+        mc_1b,
+        se_1b,
+        exact_1b,
+        z_k,
+    )
 )
 
 # %% [markdown]
@@ -363,29 +390,35 @@ results.check(
 # equality is Stein's lemma, $\mathbb E[g\,h(g)] = \mathbb E[h'(g)]$ for a standard Gaussian
 # $g$. The proxy's derivatives are $\Phi(t) + t\varphi(t)$ and $-t^2\varphi(t)$ instead. The
 # library's `smoothed_neuron_grad(w, x, kappa)` is the formula above. We compare it with the
-# masked gradients averaged over the draws, coordinate by coordinate, and with PyTorch's autograd
-# through `smoothed_neuron`.
+# masked gradients averaged over the draws, coordinate by coordinate against each coordinate's
+# standard error, and with central differences of the closed-form *value* `smoothed_neuron`
+# (an independent route: the value does not contain the gradient formula), with a tolerance from
+# the finite-difference error bound.
 
 # %%
 pre, masked = masked_neuron_draws(kappa_stein)
 grads = (pre > 0).to(dtype)[:, None] * masked
 mc_grad, se_grad = grads.mean(0), grads.std(0) / math.sqrt(n_mc)
 stein = smoothed_neuron_grad(w, x, kappa_stein)
-w_var = w.clone().requires_grad_(True)
-(autograd,) = torch.autograd.grad(smoothed_neuron(w_var[None], x[None], kappa_stein).sum(), w_var)
-stein_z = ((mc_grad - stein).abs() / se_grad).max().item()
-results.value("stein_max_z_score", stein_z)
-results.check(
-    "stein_gradient_vs_monte_carlo",
-    "grad_w of the smoothed neuron = E_c[1{w^T(x⊙c) > 0} (x⊙c)] (every coordinate, |z| <= 5)",
-    stein_z,
-    5.0,
+check = results.add(
+    z_score_check(
+        "stein_gradient_vs_monte_carlo",
+        "grad_w of the smoothed neuron = E_c[1{w^T(x⊙c) > 0} (x⊙c)], every coordinate",
+        mc_grad,
+        se_grad,
+        stein,
+        z_k,
+    )
 )
-results.check(
-    "stein_gradient_vs_autograd",
-    "the Stein formula equals autograd of the closed form (relative, max over coordinates)",
-    ((autograd - stein).abs().max() / stein.abs().max()).item(),
-    1e-12,
+results.value("stein_max_z_score", check.measured)
+results.add(
+    gradient_check(
+        "stein_gradient_vs_finite_differences",
+        "the Stein formula is the gradient of the closed-form smoothed neuron",
+        lambda v: smoothed_neuron(v[None], x[None], kappa_stein),
+        w,
+        stein,
+    )
 )
 table = np.stack([stein.cpu(), mc_grad.cpu(), se_grad.cpu()], axis=1)
 print(f"kappa = {kappa_stein}: closed form | Monte Carlo | standard error")
@@ -411,21 +444,33 @@ print(np.array2string(table, precision=5, suppress_small=True))
 second = smoothed_relu_second_moment(z_grid, s_fig2)
 second_err = (mc_second - second).abs().max().item()
 results.value("second_moment_max_abs_err", second_err)
-results.check(
-    "second_moment_vs_monte_carlo",
-    "E relu(z + s g)^2 matches Monte Carlo on the Figure 2 grid (max |err| <= 5 max SE)",
-    second_err,
-    5 * mc_second_se.max().item(),
+results.add(
+    z_score_check(
+        "second_moment_vs_monte_carlo",
+        "E relu(z + s g)^2 matches Monte Carlo on the Figure 2 grid (each z its own SE)",
+        mc_second[resolved],
+        mc_second_se[resolved],
+        second[resolved],
+        z_k,
+    )
 )
 variance = second - exact**2
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 axes[0].plot(z_np, mc_second.cpu(), color="0.6", lw=3.5, label="Monte Carlo")
 axes[0].plot(z_np, second.cpu(), color="C0", label="closed form")
-axes[0].set(xlabel=r"$z$", title=r"$\mathbb{E}\,\mathrm{relu}(z + s g)^2$, $s = 0.2$")
+axes[0].set(
+    xlabel=r"$z$",
+    ylabel=r"$\mathbb{E}\,\mathrm{relu}(z + s g)^2$",
+    title=rf"second moment, $s = {s_fig2:g}$",
+)
 axes[1].plot(z_np, (mc_second - mc_mean**2).cpu(), color="0.6", lw=3.5, label="Monte Carlo")
 axes[1].plot(z_np, variance.cpu(), color="C0", label="closed form")
 axes[1].axhline(s_fig2**2, color="k", ls=":", lw=1, label=r"$s^2$")
-axes[1].set(xlabel=r"$z$", title="variance of the masked neuron")
+axes[1].set(
+    xlabel=r"$z$",
+    ylabel=r"$\mathrm{Var}\,\mathrm{relu}(z + s g)$",
+    title=rf"variance of the masked neuron, $s = {s_fig2:g}$",
+)
 for ax in axes:
     ax.legend()
 plt.show()
@@ -441,5 +486,16 @@ plt.show()
 # Every claim of this chapter, measured at the settings above, with the tolerance it is held to.
 
 # %%
+results.claim(
+    "proxy approximates the masked neuron",
+    paper="Figures 1b and 2: the smoothed activation z Phi(z/s) is close to E_c relu(w^T(x ⊙ c)) for "
+    "small kappa",
+    measured=f"exact mean z Phi + s phi matches Monte Carlo (largest |z| "
+    f"{results.values['fig2_exact_max_z_score']:.2f}); the proxy misses it by s phi(z/s), "
+    f"{results.values['largest_gap']:.4f} at z = 0 for s = {s_fig2:g}, and by "
+    f"{results.values['fig1b_proxy_gap_at_kappa_max']:.3f} at kappa = {kappas_fig1b[-1]:g} in "
+    "Figure 1b; it is negative for z < 0",
+    verdict="refined",
+)
 display(results)
 results.finish()

@@ -35,9 +35,12 @@ m = 100  # width
 lr = 0.005  # step size eta
 steps = 2000  # iterations
 kappas = [0.05, 0.2, 0.4, 1.0]  # mask scales whose trajectories are probed
+rate_window = 20  # steps over which the initial rate is measured
+slope_kappas = [0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.2, 0.4, 1.0]  # zeta and V at W_0
+slope_fit_max = 0.1  # the slopes at W_0 are fitted on slope_kappas up to this
 probe_every = 100  # a probe every this many steps
 draws = 256  # masks per probe for E||g||^2
-big_lr_factor = 1.5  # the run beyond the step-size condition uses this times 1 / (2 L M)
+big_lr_factor = 1.5  # the run beyond the step-size condition uses this times 1 / (2 beta M)
 big_lr_steps = 600  # and this many steps
 bias_draws = 4000  # masks for the Monte Carlo cross-check of the exact bias
 truncation = 3.0  # the truncated mask keeps c in 1 +- truncation * kappa
@@ -50,7 +53,7 @@ predict_seeds = 4  # masked-GD runs averaged against the prediction
 sgd_batch = 20  # minibatch size of the SGD comparison
 device = "auto"  # "cpu", "cuda" or "auto" (a GPU when PyTorch sees one)
 
-# %%
+# %% tags=["hide-cell"]
 import math
 from dataclasses import replace
 
@@ -69,6 +72,7 @@ from mgn import (
     train_masked_sweep,
 )
 from mgn.biased_sgd import check_theorem, fit_constants, looseness, theorem_bound
+from mgn.checks import local_slopes, loglog_slope, slope_excludes_check
 from mgn.device import describe_device, resolve_device
 from mgn.masked_gradient import masked_gradient_bias, masked_gradient_monte_carlo, masked_gradients
 from mgn.masks import TruncatedGaussianMask
@@ -91,33 +95,34 @@ W0, a = init_network(m, d, seed=seed + 1, dtype=dtype)
 # network can interpolate). The iterates are $W_{k+1} = W_k - \eta g_k$ with
 # $\mathbb E_k[g_k] = \nabla F(W_k) + b_k$. Assume, along the iterates,
 #
-# - **(A1)** $F$ is $L$-smooth: $F(W') \le F(W) + \langle \nabla F(W), W' - W\rangle + \frac L2 \lVert W' - W\rVert^2$;
+# - **(A1)** $F$ is $\beta$-smooth: $F(W') \le F(W) + \langle \nabla F(W), W' - W\rangle + \frac\beta2 \lVert W' - W\rVert^2$;
 # - **(A2)** PL: $\lVert \nabla F(W_k)\rVert^2 \ge 2\mu\,(F(W_k) - F^\star)$;
 # - **(A3)** bounded bias: $\lVert b_k\rVert^2 \le \zeta^2$;
 # - **(A4)** second moment: $\mathbb E_k\lVert g_k\rVert^2 \le M \lVert \nabla F(W_k)\rVert^2 + \sigma^2$.
 #
-# **Theorem.** If $\eta \le 1/(2LM)$, then
+# **Theorem.** If $\eta \le 1/(2\beta M)$, then
 #
 # $$
 # \mathbb E[F(W_k) - F^\star] \le \Bigl(1 - \frac{\eta\mu}{2}\Bigr)^k (F(W_0) - F^\star)
-#   + \frac{\zeta^2 + L\eta\sigma^2}{\mu}.
+#   + \frac{\zeta^2 + \beta\eta\sigma^2}{\mu}.
 # $$
 #
 # **Proof.** (1) The descent lemma (A1) and $\mathbb E_k$ give
-# $\mathbb E_k F(W_{k+1}) \le F(W_k) - \eta\langle \nabla F, \nabla F + b_k\rangle + \frac{L\eta^2}{2}\mathbb E_k\lVert g_k\rVert^2$.
+# $\mathbb E_k F(W_{k+1}) \le F(W_k) - \eta\langle \nabla F, \nabla F + b_k\rangle + \frac{\beta\eta^2}{2}\mathbb E_k\lVert g_k\rVert^2$.
 # (2) $\langle \nabla F, \nabla F + b\rangle \ge \frac12\lVert\nabla F\rVert^2 - \frac12\lVert b\rVert^2$ (Young).
-# (3) (A4) with $\eta \le 1/(2LM)$ turns the last term into at most
-# $\frac\eta4\lVert\nabla F\rVert^2 + \frac{L\eta^2}{2}\sigma^2$, so
-# $\mathbb E_k F(W_{k+1}) \le F(W_k) - \frac\eta4\lVert\nabla F\rVert^2 + \frac\eta2(\zeta^2 + L\eta\sigma^2)$ by (A3).
-# (4) PL (A2): $\mathbb E_k F(W_{k+1}) - F^\star \le (1 - \frac{\eta\mu}{2})(F(W_k) - F^\star) + \frac\eta2(\zeta^2 + L\eta\sigma^2)$.
-# (5) Unroll and sum the geometric series: $\frac\eta2(\zeta^2 + L\eta\sigma^2)\big/\frac{\eta\mu}{2}$. $\square$
+# (3) (A4) with $\eta \le 1/(2\beta M)$ turns the last term into at most
+# $\frac\eta4\lVert\nabla F\rVert^2 + \frac{\beta\eta^2}{2}\sigma^2$, so
+# $\mathbb E_k F(W_{k+1}) \le F(W_k) - \frac\eta4\lVert\nabla F\rVert^2 + \frac\eta2(\zeta^2 + \beta\eta\sigma^2)$ by (A3).
+# (4) PL (A2): $\mathbb E_k F(W_{k+1}) - F^\star \le (1 - \frac{\eta\mu}{2})(F(W_k) - F^\star) + \frac\eta2(\zeta^2 + \beta\eta\sigma^2)$.
+# (5) Unroll and sum the geometric series: $\frac\eta2(\zeta^2 + \beta\eta\sigma^2)\big/\frac{\eta\mu}{2}$. $\square$
 #
 # The paper's claim beside it: masked GD converges linearly into a ball whose radius grows with
 # $\kappa$ and depends on $m$, $n$ and $\tau$. In ours the ball is
-# $(\zeta^2 + L\eta\sigma^2)/\mu$: we expect $\zeta \sim \kappa^2$ (the smoothed network
+# $(\zeta^2 + \beta\eta\sigma^2)/\mu$: we expect $\zeta \sim \kappa^2$ (the smoothed network
 # differs from the clean one by $O(s^2)$, and the regulariser is $O(\kappa^2)$) and
 # $\sigma^2 \sim \kappa^2$, so a radius $\sim \eta\kappa^2$ for small $\kappa$, with
-# $\zeta^4/\mu$ taking over as $\kappa$ grows.
+# $\zeta^4/\mu$ taking over as $\kappa$ grows. That is the expectation (SPEC section 6); the
+# measurements below refute it for the bias: $\zeta^2$ grows like $\kappa$, not $\kappa^4$.
 #
 # ## The bias, exactly and by Monte Carlo
 #
@@ -149,15 +154,15 @@ print(
 # %% [markdown]
 # ## The constants along the trajectories of Figure 3a
 #
-# For each $\kappa$ we run masked GD with the settings of Figure 3a and, every
-# `probe_every` steps, measure at $W_k$: the clean loss and gradient; the extreme eigenvalues of
-# the Gram matrix $H(W_k)$ (chapter 3), since $\lVert\nabla L\rVert^2 = r^\top H r$ makes
+# For each $\kappa$ we run masked GD with the settings of the parameters cell (Figure 3a's by
+# default) and, every `probe_every` steps, measure at $W_k$: the clean loss and gradient; the
+# extreme eigenvalues of the Gram matrix $H(W_k)$ (chapter 3), since $\lVert\nabla L\rVert^2 = r^\top H r$ makes
 # $\lambda_{\min}(H(W_k))$ a PL constant and $\lambda_{\max}$ the curvature of the Gauss–Newton
 # part of the Hessian; the smoothness that the descent lemma needs on one masked step from $W_k$
 # (ReLU kinks can make it exceed $\lambda_{\max}$); the exact bias; and
 # $\mathbb E_k\lVert g_k\rVert^2$ from `draws` masks, with its standard error.
 #
-# The constants are **fitted on every other probe** ($L$ the largest curvature, $\mu$ the smallest
+# The constants are **fitted on every other probe** ($\beta$ the largest curvature, $\mu$ the smallest
 # $\lambda_{\min}$, $\zeta^2$ the largest squared bias) and every premise is **verified on the
 # other probes**: a constant that only fits the steps it was fitted on is caught. For (A4) we
 # take $M = 2$: $\mathbb E\lVert g\rVert^2 = \lVert\nabla F + b\rVert^2 + V$ with $V =
@@ -176,13 +181,13 @@ for index, kappa in enumerate(kappas):
     trajectories[kappa] = (loss, fit_constants(fit), verify)
 
 rows = [
-    "| $\\kappa$ | $L$ | $\\mu$ | $\\zeta^2$ | $\\sigma^2$ (± s.e.) | $1/(2LM)$ | floor | plateau | floor / plateau |",
+    "| $\\kappa$ | $\\beta$ | $\\mu$ | $\\zeta^2$ | $\\sigma^2$ (± s.e.) | $1/(2\beta M)$ | floor | plateau | floor / plateau |",
     "|---" * 9 + "|",
 ]
 for kappa, (loss, constants, _) in trajectories.items():
     plateau = loss[-max(1, len(loss) // 10) :].mean()
     rows.append(
-        f"| {kappa:g} | {constants.L:.3g} | {constants.mu:.3g} | {constants.zeta2:.3g} | "
+        f"| {kappa:g} | {constants.beta:.3g} | {constants.mu:.3g} | {constants.zeta2:.3g} | "
         f"{constants.sigma2:.3g} ± {constants.sigma2_se:.2g} | {constants.step_size_limit():.3g} | "
         f"{constants.floor(lr):.3g} | {plateau:.3g} | {looseness(constants, lr, loss):.3g} |"
     )
@@ -193,58 +198,123 @@ display(Markdown("\n".join(rows)))
 #
 # For each $\kappa$: the step-size condition, each premise on the verification probes (a Monte
 # Carlo quantity is allowed three standard errors) and the bound at every one of the `steps`
-# iterations. Each row below is a recorded check of this chapter.
+# iterations. Not all of these can fail, and those that cannot are recorded as identities, not
+# checks: (A2) with $\mu = \lambda_{\min}(H)$ is the Rayleigh quotient $r^\top H r / \lVert r
+# \rVert^2 \ge \lambda_{\min}$, true by algebra; (A4) with $M = 2$ and $\sigma^2 = 2\zeta^2 +
+# \max V$ follows from (A3) by Young's inequality; and the bound starts at $(1 - \eta\mu/2)^k
+# F_0$, which with the worst-case $\mu$ stays near $F_0$ over the whole run (the factor is
+# printed below), so "the bound held" cannot fail here. What can fail is the step size, the
+# smoothness (A1) and the bias bound (A3), each fitted on one half of the probes and verified on
+# the other.
 
 # %%
+BY_CONSTRUCTION = {
+    "A2 PL": "mu = lambda_min(H) and ||grad F||^2 = r^T H r (Rayleigh quotient)",
+    "A4 second moment": "M = 2, sigma^2 = 2 zeta^2 + max V follow from A3 by Young's inequality",
+    "bound": "the worst-case rate (1 - eta mu / 2)^k keeps the bound near F_0",
+}
+rate_ratio = {}
 fig, axes = plt.subplots(1, len(kappas), figsize=(3.2 * len(kappas), 3.4), sharey=True)
 for ax, color, (kappa, (loss, constants, verify)) in zip(
     axes, kappa_colors(kappas), trajectories.items(), strict=True
 ):
     bound = theorem_bound(constants, lr, loss[0], steps)
     for check in check_theorem(constants, verify, lr, loss):
-        results.add(replace(check, name=f"kappa={kappa:g}: {check.name}"))
+        if check.name in BY_CONSTRUCTION:
+            results.identity(
+                f"kappa={kappa:g}: {check.name}",
+                f"{check.claim}: {BY_CONSTRUCTION[check.name]} (measured / tolerance shown)",
+                check.measured / check.tolerance,
+            )
+        else:
+            results.add(replace(check, name=f"kappa={kappa:g}: {check.name}"))
     results.value(f"kappa={kappa:g}: looseness at plateau", looseness(constants, lr, loss))
+    measured_rate = -np.polyfit(np.arange(rate_window + 1), np.log(loss[: rate_window + 1]), 1)[0]
+    rate_ratio[kappa] = measured_rate / (lr * constants.mu / 2)
+    results.value(f"kappa={kappa:g}: initial rate / theorem rate", rate_ratio[kappa])
     ax.semilogy(loss, color=color, label="measured clean loss")
     ax.semilogy(bound, "k--", label="bound")
     ax.axhline(constants.floor(lr), color="0.6", lw=1, label="floor of the bound")
-    ax.set(title=f"κ = {kappa:g}", xlabel="iteration k")
-axes[0].set_ylabel("clean loss")
+    ax.set(title=f"κ = {kappa:g}", xlabel="iteration k", ylabel="clean loss")
 axes[0].legend()
-fig.suptitle("The biased-SGD bound beside masked GD (Figure 3a settings)")
+fig.suptitle(f"The biased-SGD bound beside masked GD (n = {n}, d = {d}, m = {m}, η = {lr:g})")
 plt.show()
 
-# %% [markdown]
-# The bound holds, and it is loose: its floor sits orders of magnitude above the plateau the
-# loss actually reaches. The reason is visible in the table: $\mu$, the smallest eigenvalue of
-# $H(W_k)$, is small, and the floor divides the *squared* bias by it. The worst case over all
-# directions is far from the direction the residual actually takes. The theorem explains the
-# shape (linear rate, then a $\kappa$-dependent floor) but not the height of the floor; the last
-# section predicts the height.
+# %%
+worst_mu = min(c.mu for _, c, _ in trajectories.values())
+loose = {k: looseness(c, lr, loss) for k, (loss, c, _) in trajectories.items()}
+display(
+    Markdown(
+        f"The bound holds, and it is loose: its floor sits {min(loose.values()):.3g} to "
+        f"{max(loose.values()):.3g} times above the plateau the loss actually reaches (the column "
+        "floor / plateau). Its rate is the worst case too: $(1 - \\eta\\mu/2)^{k}$ with "
+        f"$\\mu$ as small as {worst_mu:.3g} is still {(1 - lr * worst_mu / 2) ** steps:.3f} after "
+        f"{steps} steps, while the measured initial rate (a line through $\\log L$ over the first "
+        f"{rate_window} steps) is {min(rate_ratio.values()):.3g} to {max(rate_ratio.values()):.3g} "
+        "times faster than $\\eta\\mu/2$: $\\mu$, the smallest eigenvalue of $H(W_k)$, governs "
+        "the slowest direction, not the one the residual takes first. And the floor divides the "
+        "*squared* bias by $\\mu$: the next section shows that $\\zeta^2$ grows like "
+        "$\\kappa$ at small $\\kappa$, so the floor scales like $\\kappa$, while the ball "
+        "that masked GD converges to scales with the exponents measured in chapter 4 (the "
+        "converged ball): the theorem gets the $\\kappa$-dependence wrong in this regime, not "
+        "just the height. It explains the shape (linear rate, then a $\\kappa$-dependent floor); "
+        "the last section predicts the height."
+    )
+)
 #
 # ## How the constants scale with $\kappa$
 #
-# SPEC's expectation was $\zeta \sim \kappa^2$ and $\sigma^2 \sim \kappa^2$. We fit the
-# log–log slopes of the bias bound $\zeta$ and of the mask variance $V$ against $\kappa$ over
-# the small mask scales ($\kappa \le 0.2$).
+# SPEC's expectation was $\zeta \sim \kappa^2$ and $\sigma^2 \sim \kappa^2$. The constants of
+# the table above are maxima along trajectories at a few $\kappa$; to fit exponents we measure
+# both at $W_0$ on a finer grid (`slope_kappas`): the exact bias norm $\zeta(\kappa) =
+# \lVert b \rVert$ and the mask variance $V = \mathbb E\lVert g - \mathbb E g\rVert^2$ from
+# `draws` masks. Each slope is a least-squares fit on log–log axes over $\kappa \le$
+# `slope_fit_max` with a 95% interval (Student's $t$), and the local slopes between neighbouring
+# $\kappa$ show where the behaviour changes.
 
 # %%
-kappa_arr = np.array(kappas)
-zeta = np.array([math.sqrt(trajectories[k][1].zeta2) for k in kappas])
-variance = np.array([trajectories[k][1].sigma2 - 2 * trajectories[k][1].zeta2 for k in kappas])
-small = kappa_arr <= 0.2
-zeta_slope = np.polyfit(np.log(kappa_arr[small]), np.log(zeta[small]), 1)[0]
-variance_slope = np.polyfit(np.log(kappa_arr[small]), np.log(variance[small]), 1)[0]
-results.value("zeta slope vs kappa", zeta_slope)
-results.value("variance slope vs kappa", variance_slope)
-fig, ax = plt.subplots()
-ax.loglog(kappa_arr, zeta, "o-", label=f"ζ (slope {zeta_slope:.2f})")
-ax.loglog(kappa_arr, variance, "s-", label=f"V = tr Cov g (slope {variance_slope:.2f})")
-ax.loglog(kappa_arr, variance[0] * (kappa_arr / kappa_arr[0]) ** 2, "k:", label="∝ κ²")
-ax.loglog(kappa_arr, zeta[0] * (kappa_arr / kappa_arr[0]) ** 0.5, "k--", lw=1, label="∝ κ^½")
-ax.set(xlabel="κ", title="Bias and noise constants against the mask scale")
-ax.legend()
+zeta_w0, variance_w0, variance_se = [], [], []
+for j, kappa in enumerate(slope_kappas):
+    zeta_w0.append(float(masked_gradient_bias(W0, a, X, y, kappa).norm()))
+    estimate = masked_gradient_monte_carlo(W0, a, X, y, kappa, draws=draws, seed=seed + 50 + j)
+    variance_w0.append(estimate.variance)
+kappa_arr = np.array(slope_kappas)
+zeta_w0, variance_w0 = np.array(zeta_w0), np.array(variance_w0)
+small = kappa_arr <= slope_fit_max
+zeta_fit = loglog_slope(kappa_arr[small], zeta_w0[small])
+variance_fit = loglog_slope(kappa_arr[small], variance_w0[small])
+zeta_local = local_slopes(kappa_arr, zeta_w0)
+variance_local = local_slopes(kappa_arr, variance_w0)
+for name, fit in (("zeta", zeta_fit), ("variance", variance_fit)):
+    results.value(f"{name} slope vs kappa", fit.slope)
+    results.value(f"{name} slope vs kappa low", fit.low)
+    results.value(f"{name} slope vs kappa high", fit.high)
+middle = np.sqrt(kappa_arr[1:] * kappa_arr[:-1])
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+left.loglog(kappa_arr, zeta_w0, "o-", label=f"ζ = ||b|| at W₀ (slope {zeta_fit})")
+left.loglog(kappa_arr, variance_w0, "s-", label=f"V = tr Cov g at W₀ (slope {variance_fit})")
+left.loglog(kappa_arr, variance_w0[0] * (kappa_arr / kappa_arr[0]) ** 2, "k:", label="∝ κ²")
+left.loglog(kappa_arr, zeta_w0[0] * (kappa_arr / kappa_arr[0]) ** 0.5, "k--", lw=1, label="∝ κ^½")
+left.axvspan(kappa_arr[0], slope_fit_max, color="0.9", label="fitting range")
+left.set(xlabel="κ", ylabel="ζ and V", title="bias and noise at W₀ against the mask scale")
+left.legend(fontsize=7)
+right.semilogx(middle, zeta_local, "o-", label="ζ")
+right.semilogx(middle, variance_local, "s-", label="V")
+for level in (0.5, 1.0, 2.0):
+    right.axhline(level, color="0.6", lw=0.8, ls=":")
+right.set(xlabel="κ (geometric mean of neighbours)", ylabel="local log–log slope",
+          title="local slopes between neighbouring κ")  # fmt: skip
+right.legend()
 plt.show()
-print(f"zeta ~ kappa^{zeta_slope:.2f}, V ~ kappa^{variance_slope:.2f}")
+print(f"zeta ~ kappa^{zeta_fit}, V ~ kappa^{variance_fit}")
+print(
+    "local slopes of zeta:",
+    ", ".join(f"{k:.3g}: {v:.2f}" for k, v in zip(middle, zeta_local, strict=True)),
+)
+print(
+    "local slopes of V:",
+    ", ".join(f"{k:.3g}: {v:.2f}" for k, v in zip(middle, variance_local, strict=True)),
+)
 
 # %% [markdown]
 # Neither constant follows $\kappa^2$ at small $\kappa$. The *loss* changes by $O(\kappa^2)$
@@ -253,30 +323,73 @@ print(f"zeta ~ kappa^{zeta_slope:.2f}, V ~ kappa^{variance_slope:.2f}")
 # is of order one on the band $|z| \lesssim s$, and a share $O(s) = O(\kappa)$ of the
 # (sample, neuron) pairs falls in that band. Their contributions to $b$ carry the residuals'
 # signs, so they add up like a random walk: $\lVert b\rVert^2 = O(\kappa)$ and
-# $\zeta \sim \kappa^{1/2}$. The same band makes the masked gradient jump by $O(1)$ with
+# $\zeta \sim \kappa^{1/2}$. Where the band holds few pairs the smooth part, $O(\kappa^2)$,
+# takes over again: the local slopes of $\zeta$ rise above one at larger $\kappa$ (the
+# crossover in the right panel). The same band makes the masked gradient jump by $O(1)$ with
 # probability $O(1)$ for an $O(\kappa)$ share of the pairs, a variance $O(\kappa)$ beside the
-# smooth part's $O(\kappa^2)$: the slope of $V$ lies between 1 and 2. The checks below hold
-# the measured slopes to these arguments.
+# smooth part's $O(\kappa^2)$, so the slope of $V$ at small $\kappa$ is below 2. The checks
+# hold the fitted intervals to these arguments: the interval of $\zeta$'s slope must exclude 1
+# and the expected 2; the interval of $V$'s slope must exclude 2 (the $\kappa^2$ that SPEC
+# expected). How close $\zeta$'s slope comes to $1/2$ is reported, not checked: where the band
+# holds only a few pairs (the smallest $\kappa$ on a small problem) the random walk has too few
+# steps and the local slope drops below $1/2$.
 
 # %%
-results.check(
-    "zeta ~ kappa^(1/2)",
-    "the log-log slope of zeta against kappa (kappa <= 0.2) is 1/2 +- 0.2",
-    abs(zeta_slope - 0.5),
-    0.2,
+results.add(
+    slope_excludes_check(
+        "zeta not ~ kappa", f"zeta at W_0, kappa <= {slope_fit_max:g}", zeta_fit, 1.0
+    )
 )
-results.check(
-    "V between kappa and kappa^2",
-    "the log-log slope of the mask variance against kappa (kappa <= 0.2) lies in [1, 2] +- 0.2",
-    abs(variance_slope - 1.5),
-    0.7,
+results.add(
+    slope_excludes_check(
+        "zeta not ~ kappa^2", f"zeta at W_0, kappa <= {slope_fit_max:g}", zeta_fit, 2.0
+    )
+)
+results.add(
+    slope_excludes_check(
+        "V not ~ kappa^2", f"mask variance at W_0, kappa <= {slope_fit_max:g}", variance_fit, 2.0
+    )
+)
+
+below, above = middle < slope_fit_max, middle > 2 * slope_fit_max
+display(
+    Markdown(
+        f"Measured at $W_0$: $\\zeta \\sim \\kappa^{{{zeta_fit.slope:.2f}}}$ (95% interval "
+        f"[{zeta_fit.low:.2f}, {zeta_fit.high:.2f}], {zeta_fit.points} values of $\\kappa \\le$ "
+        f"{slope_fit_max:g}) and $V \\sim \\kappa^{{{variance_fit.slope:.2f}}}$ "
+        f"([{variance_fit.low:.2f}, {variance_fit.high:.2f}]). The local slopes of $\\zeta$ run "
+        f"from {zeta_local[below].min():.2f} to {zeta_local[below].max():.2f} below "
+        f"$\\kappa = {slope_fit_max:g}$ and from {zeta_local[above].min():.2f} to "
+        f"{zeta_local[above].max():.2f} above ${2 * slope_fit_max:g}$: the crossover from the "
+        "kink band to the smooth part. With $\\zeta^2 \\sim "
+        f"\\kappa^{{{2 * zeta_fit.slope:.2f}}}$ the theorem's floor $\\zeta^2/\\mu$ scales "
+        "like that power of $\\kappa$, while the ball that masked GD converges to scales "
+        "faster (chapter 4, the converged ball): the theorem gets the $\\kappa$-dependence of "
+        "the ball wrong in this regime, not only its height."
+    )
+)
+results.claim(
+    "bias of the masked gradient ~ kappa^2",
+    paper="SPEC section 6 (our expectation in the paper's spirit): zeta ~ kappa^2, sigma^2 ~ "
+    "kappa^2, so a ball ~ eta kappa^2",
+    measured=f"at W_0: zeta ~ kappa^{zeta_fit} and V ~ kappa^{variance_fit} for kappa <= "
+    f"{slope_fit_max:g}",
+    verdict="contradicted" if zeta_fit.high < 2 and variance_fit.high < 2 else "refined",
+)
+results.claim(
+    "biased-SGD bound (ours) on masked GD",
+    paper="linear convergence into a ball (1 - eta mu / 2)^k F_0 + (zeta^2 + beta eta sigma^2) / mu",
+    measured=f"held at every step; floor {min(loose.values()):.3g} to {max(loose.values()):.3g} "
+    f"times the plateau; measured initial rate {min(rate_ratio.values()):.3g} to "
+    f"{max(rate_ratio.values()):.3g} times eta mu / 2",
+    verdict="refined",
 )
 
 # %% [markdown]
 # ## A step beyond the condition
 #
-# The theorem asks $\eta \le 1/(2LM)$. We rerun the middle $\kappa$ with
-# $\eta = 1.5/(2LM)$ (still below the $2/L$ at which gradient descent itself becomes unstable)
+# The theorem asks $\eta \le 1/(2\beta M)$. We rerun the middle $\kappa$ with
+# $\eta = 1.5/(2\beta M)$ (still below the $2/\beta$ at which gradient descent itself becomes unstable)
 # and let the check speak: it must report the violated premise, whatever the loss does.
 
 # %%
@@ -297,7 +410,7 @@ display(Markdown("\n".join(
 results.add(
     Check(
         "large step: violated premise reported",
-        f"with eta = {big_lr_factor:g} / (2 L M) the check reports 'step size' as failed",
+        f"with eta = {big_lr_factor:g} / (2 beta M) the check reports 'step size' as failed",
         verdict["step size"].measured / verdict["step size"].tolerance,
         1.0,
         not verdict["step size"].passed,
@@ -408,6 +521,9 @@ sgd = train_masked_sweep(
 measured_full = full.clean_loss.double().mean(1).numpy()
 measured_sgd = sgd.clean_loss.double().mean(1).numpy()
 relative_gap_full = (np.abs(predicted - measured_full) / measured_full).max(1)
+# standard error of the mean over the predict_seeds runs, per kappa and step
+se_full = full.clean_loss.double().std(1).numpy() / math.sqrt(predict_seeds)
+beyond_noise = ((np.abs(predicted - measured_full) - 3 * se_full) / measured_full).max()
 relative_gap_sgd = (np.abs(predicted - measured_sgd) / measured_sgd).max(1)
 
 fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -436,8 +552,10 @@ for kappa, g_full, g_sgd in zip(predict_kappas, relative_gap_full, relative_gap_
 display(Markdown("\n".join(rows)))
 results.check(
     "prediction, full batch",
-    "GD on the closed-form expected loss follows masked GD within 2% at every step, every kappa",
-    float(relative_gap_full.max()),
+    f"GD on the closed-form expected loss follows the mean of {predict_seeds} masked-GD runs "
+    "within 3 standard errors of that mean plus 2% (the second-order effect of the mask noise), "
+    "at every step and kappa (largest relative excess over 3 SE)",
+    float(beyond_noise),
     0.02,
 )
 results.add(
@@ -449,15 +567,23 @@ results.add(
     )
 )
 
-# %% [markdown]
-# The prediction needs no sampling and follows the measured full-batch curves within about one
-# percent over the whole run, for every $\kappa$ up to 2: the height of the plateau is set by the
-# bias, which the expected loss contains exactly, and not by the mask noise, which averages over
-# the $n$ samples of each step. With minibatches the same prediction misses by more, because the
-# noise of the sampled batch (and of its masks) no longer averages out; its effect on the curve
-# is the variance term $L\eta\sigma^2$ of the theorem, which the expected loss does not
-# contain. The gap also grows with $\kappa$, from a fraction of a percent at small $\kappa$:
-# larger masks make the per-step noise larger, and its second-order effect on the loss larger.
+# %%
+display(
+    Markdown(
+        "The prediction needs no sampling and follows the measured full-batch curves within "
+        f"{relative_gap_full.max():.2%} at every step, for every $\\kappa$ up to "
+        f"{max(predict_kappas):g}: the height of the plateau is set by the bias, which the "
+        "expected loss contains exactly, and not by the mask noise, which averages over the $n$ "
+        "samples of each step. With minibatches of "
+        f"{sgd_batch} the same prediction misses by up to {relative_gap_sgd.max():.2%}, because "
+        "the noise of the sampled batch (and of its masks) no longer averages out; its effect on "
+        "the curve is the variance term $\\beta\\eta\\sigma^2$ of the theorem, which the "
+        "expected loss does not contain. The full-batch gap runs from "
+        f"{relative_gap_full.min():.2%} (at $\\kappa = "
+        f"{predict_kappas[int(relative_gap_full.argmin())]:g}$) to {relative_gap_full.max():.2%} "
+        f"(at $\\kappa = {predict_kappas[int(relative_gap_full.argmax())]:g}$)."
+    )
+)
 
 # %%
 results.finish()

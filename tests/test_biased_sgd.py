@@ -3,7 +3,7 @@ import pytest
 
 from mgn.biased_sgd import Constants, Probe, check_theorem, fit_constants, theorem_bound
 
-CONSTANTS = Constants(L=4.0, mu=0.5, zeta2=1e-3, M=2.0, sigma2=0.2, sigma2_se=0.01)
+CONSTANTS = Constants(beta=4.0, mu=0.5, zeta2=1e-3, M=2.0, sigma2=0.2, sigma2_se=0.01)
 
 
 def probe(n: int = 6, **changes) -> Probe:
@@ -30,7 +30,7 @@ def verdicts(checks):
 def test_bound_unrolls_the_recursion():
     lr, steps = 0.01, 50
     bound = theorem_bound(CONSTANTS, lr, 10.0, steps)
-    floor = (CONSTANTS.zeta2 + CONSTANTS.L * lr * CONSTANTS.sigma2) / CONSTANTS.mu
+    floor = (CONSTANTS.zeta2 + CONSTANTS.beta * lr * CONSTANTS.sigma2) / CONSTANTS.mu
     assert bound[0] == pytest.approx(10.0 + floor)
     # the bound's gap to the floor contracts by (1 - eta mu / 2) per step, as in the proof
     np.testing.assert_allclose(np.diff(np.log(bound - floor)), np.log(1 - lr * CONSTANTS.mu / 2))
@@ -39,7 +39,7 @@ def test_bound_unrolls_the_recursion():
     for _ in range(steps):
         e.append(
             (1 - lr * CONSTANTS.mu / 2) * e[-1]
-            + lr / 2 * (CONSTANTS.zeta2 + CONSTANTS.L * lr * CONSTANTS.sigma2)
+            + lr / 2 * (CONSTANTS.zeta2 + CONSTANTS.beta * lr * CONSTANTS.sigma2)
         )
     assert np.all(np.array(e) <= bound + 1e-12)
 
@@ -47,7 +47,7 @@ def test_bound_unrolls_the_recursion():
 def test_fit_takes_the_worst_step():
     p = probe(variance=np.array([0.05, 0.3, 0.05, 0.05, 0.2, 0.05]))
     c = fit_constants(p)
-    assert c.L == 3.0 and c.mu == 0.6 and c.zeta2 == 1e-3 and c.M == 2.0
+    assert c.beta == 3.0 and c.mu == 0.6 and c.zeta2 == 1e-3 and c.M == 2.0
     assert c.sigma2 == pytest.approx(2e-3 + 0.3)  # M = 2: sigma^2 = 2 zeta^2 + max variance
 
 

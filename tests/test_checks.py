@@ -1,0 +1,89 @@
+"""The check helpers of ``mgn.checks`` and the converged-ball solver of ``mgn.converged_ball``."""
+
+import numpy as np
+import pytest
+import torch
+
+from mgn import expected_masked_loss, init_network, sphere_teacher_data
+from mgn.checks import (
+    central_difference,
+    local_slopes,
+    loglog_slope,
+    pooled_loglog_slope,
+    z_score_check,
+)
+from mgn.converged_ball import converged_ball, minimise_expected_loss
+
+
+def test_loglog_slope_recovers_a_power_and_its_interval_shrinks_with_the_noise():
+    x = np.geomspace(0.01, 1.0, 8)
+    noise = np.random.default_rng(0).normal(0.0, 0.1, x.size)
+    noisy = loglog_slope(x, 3 * x**2.5 * np.exp(noise))
+    exact = loglog_slope(x, 3 * x**2.5)
+    assert noisy.low < 2.5 < noisy.high
+    assert abs(exact.slope - 2.5) < 1e-12 and exact.high - exact.low < 1e-9
+    np.testing.assert_allclose(local_slopes(x, x**2.5), 2.5)
+
+
+def test_pooled_slope_ignores_the_intercepts_and_widens_with_the_scatter():
+    x = np.geomspace(0.05, 0.8, 5)
+    groups = np.array([x**3, 10 * x**3, 0.1 * x**3])
+    fit = pooled_loglog_slope(x, groups)
+    assert abs(fit.slope - 3) < 1e-12 and fit.points == 15
+    scattered = groups * np.exp(np.random.default_rng(1).normal(0, 0.2, groups.shape))
+    wide = pooled_loglog_slope(x, scattered)
+    assert wide.low < 3 < wide.high and wide.high - wide.low > 0.1
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: loglog_slope([1.0, 2.0], [1.0, 2.0]), "at least 3"),
+        (lambda: loglog_slope([1.0, 2.0, 3.0], [1.0, -2.0, 3.0]), "> 0"),
+        (lambda: pooled_loglog_slope([1.0, 2.0], [[1.0, 2.0, 3.0]]), "groups must be"),
+        (lambda: z_score_check("c", "x", [1.0], [0.0], [1.0]), "standard_error"),
+    ],
+)
+def test_bad_input_names_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_central_difference_of_a_quadratic_is_exact():
+    x = torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64)
+    grad = central_difference(lambda v: (v**2).sum(), x, 1e-3)
+    torch.testing.assert_close(grad, 2 * x)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, y = sphere_teacher_data(16, 4, seed=0, dtype=torch.float64)
+    W0, a = init_network(6, 4, seed=1, dtype=torch.float64)
+    return W0, a, X, y
+
+
+def test_the_minimum_lowers_the_objective_and_reports_how_far_it_got(problem):
+    W0, a, X, y = problem
+    found = minimise_expected_loss(W0, a, X, y, 0.2, tolerance=1e-5, max_evaluations=2000)
+    assert found.converged and found.grad_norm <= 1e-5 * found.initial_grad_norm
+    assert found.objective < expected_masked_loss(W0, a, X, y, 0.2).item()
+    assert 0 <= found.clean <= found.objective
+    assert found.W.dtype == torch.float64 and found.W.shape == W0.shape
+
+
+def test_every_kappa_starts_from_W0(problem):
+    W0, a, X, y = problem
+    sweep = converged_ball(W0, a, X, y, [0.1, 0.3], max_evaluations=300)
+    alone = minimise_expected_loss(W0, a, X, y, 0.3, max_evaluations=300)
+    assert [m.kappa for m in sweep] == [0.1, 0.3]
+    torch.testing.assert_close(sweep[1].W, alone.W)
+
+
+def test_bad_arguments_are_named(problem):
+    W0, a, X, y = problem
+    with pytest.raises(ValueError, match="kappa"):
+        minimise_expected_loss(W0, a, X, y, -0.1)
+    with pytest.raises(ValueError, match="max_evaluations"):
+        minimise_expected_loss(W0, a, X, y, 0.1, max_evaluations=0)
+    with pytest.raises(ValueError, match="workers"):
+        converged_ball(W0, a, X, y, [0.1], workers=0)

@@ -1,0 +1,215 @@
+"""Every chapter's checks fail on a wrong input and pass on the right one.
+
+A check that a wrong formula, a wrong implementation or a false claim would pass is no evidence.
+For each chapter the check functions it records (``mgn.checks``, ``mgn.biased_sgd``) get the right
+input and a deliberately wrong one: a formula missing a term, the proxy in place of the exact form,
+a bias of zero, a kernel of the wrong rank, a scaling law with the wrong power of kappa.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mgn import (
+    expected_masked_loss,
+    init_network,
+    masked_gradient_bias,
+    masked_gradient_monte_carlo,
+    masked_loss_monte_carlo,
+    ntk_gram_infinite,
+    smoothed_network,
+    smoothed_neuron,
+    smoothed_neuron_grad,
+    smoothed_relu,
+    smoothed_relu_second_moment,
+    sphere_teacher_data,
+)
+from mgn.biased_sgd import Constants, Probe, check_theorem
+from mgn.checks import (
+    eigenvalue_margin_check,
+    gradient_check,
+    loglog_slope,
+    slope_contains_check,
+    slope_excludes_check,
+    z_score_check,
+)
+from mgn.converged_ball import minimise_expected_loss
+
+DTYPE = torch.float64
+
+
+# chapter 1: the smoothed ReLU, its second moment and its gradient
+
+
+@pytest.fixture(scope="module")
+def relu_draws():
+    """Monte Carlo means and standard errors of relu(z + s g) and its square on a grid of z."""
+    s, n = 0.2, 20_000
+    z = torch.linspace(-2.1, 2.1, 101, dtype=DTYPE)
+    g = torch.randn(n, 1, dtype=DTYPE, generator=torch.Generator().manual_seed(42))
+    a = torch.relu(z + s * g)
+    resolved = torch.special.ndtr(z / s) * n >= 1000  # enough positive draws for a Gaussian mean
+    se1, se2 = a.std(0) / math.sqrt(n), (a * a).std(0) / math.sqrt(n)
+    return (
+        z[resolved],
+        s,
+        a.mean(0)[resolved],
+        se1[resolved],
+        (a * a).mean(0)[resolved],
+        se2[resolved],
+    )
+
+
+def test_ch1_mean_check_fails_with_the_proxy(relu_draws):
+    z, s, mean, se, _, _ = relu_draws
+    assert z_score_check("mean", "exact", mean, se, smoothed_relu(z, s)).passed
+    assert not z_score_check("mean", "proxy", mean, se, smoothed_relu(z, s, kind="proxy")).passed
+
+
+def test_ch1_second_moment_check_fails_without_the_z_s_phi_term(relu_draws):
+    z, s, _, _, second, se = relu_draws
+    right = smoothed_relu_second_moment(z, s)
+    missing = (z**2 + s**2) * torch.special.ndtr(z / s)  # drops z s phi(z/s)
+    assert z_score_check("second", "exact", second, se, right).passed
+    assert not z_score_check("second", "missing term", second, se, missing).passed
+
+
+def test_ch1_stein_gradient_check_fails_without_the_phi_term():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(10, dtype=DTYPE, generator=gen)
+    x = x / x.norm()
+    w = torch.randn(10, dtype=DTYPE, generator=gen)
+    kappa = 0.5
+    value = lambda v: smoothed_neuron(v[None], x[None], kappa)  # noqa: E731
+    right = smoothed_neuron_grad(w, x, kappa)
+    z, s = (w @ x), kappa * (w * x).norm()
+    phi_term = torch.exp(-0.5 * (z / s) ** 2) / math.sqrt(2 * math.pi) * kappa**2 * x * x * w / s
+    assert gradient_check("stein", "right", value, w, right).passed
+    assert not gradient_check("stein", "missing phi term", value, w, right - phi_term).passed
+
+
+# chapter 2: the expected masked loss
+
+
+@pytest.fixture(scope="module")
+def small_problem():
+    X, y = sphere_teacher_data(20, 5, seed=0, dtype=DTYPE)
+    W, a = init_network(8, 5, seed=1, dtype=DTYPE)
+    return W, a, X, y
+
+
+def test_ch2_closed_form_check_fails_without_the_regularizer(small_problem):
+    W, a, X, y = small_problem
+    kappa = 0.6
+    mc = masked_loss_monte_carlo(W, a, X, y, kappa, draws=4000, seed=3)
+    exact = expected_masked_loss(W, a, X, y, kappa).item()
+    smoothed_only = 0.5 * (smoothed_network(W, a, X, kappa) - y).square().sum().item()
+    assert z_score_check("loss", "exact", mc.mean, mc.stderr, exact, 3.0).passed
+    assert not z_score_check("loss", "no R", mc.mean, mc.stderr, smoothed_only, 3.0).passed
+
+
+def test_ch2_regularizer_slope_check_fails_with_the_wrong_power(small_problem):
+    W, a, X, y = small_problem
+    kappas = np.geomspace(1e-3, 3e-2, 6)
+    R = np.array(
+        [
+            (expected_masked_loss(W, a, X, y, k) - expected_masked_loss(W, a, X, y, 0.0)).item()
+            for k in kappas
+        ]
+    )
+    assert slope_contains_check("R", "kappa^2", loglog_slope(kappas, np.abs(R)), 2.0).passed
+    wrong = loglog_slope(kappas, np.abs(R) * kappas)  # a regularizer of the wrong power
+    assert not slope_contains_check("R", "kappa^3 instead", wrong, 2.0).passed
+
+
+# chapter 3: lambda_0
+
+
+def test_ch3_lambda0_margin_fails_for_a_singular_kernel():
+    X, _ = sphere_teacher_data(60, 5, seed=0, dtype=DTYPE)
+    assert eigenvalue_margin_check("lambda_0", "H_inf", ntk_gram_infinite(X))[0].passed
+    linear_part = X @ X.T / 4  # rank d = 5 < n = 60: lambda_min is round-off
+    assert not eigenvalue_margin_check("lambda_0", "linear", linear_part)[0].passed
+
+
+# chapter 4: the converged ball
+
+
+def _noisy_power(power: float, kappas: np.ndarray, seed: int = 0) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0.0, 0.05, kappas.size)
+    return kappas**power * np.exp(noise)
+
+
+def test_ch4_exponent_check_fails_for_a_kappa_squared_ball():
+    kappas = np.geomspace(0.05, 0.8, 7)
+    assert slope_excludes_check(
+        "ball", "x", loglog_slope(kappas, _noisy_power(3, kappas)), 2
+    ).passed
+    assert not slope_excludes_check(
+        "ball", "x", loglog_slope(kappas, _noisy_power(2, kappas)), 2
+    ).passed
+    assert not slope_excludes_check(
+        "ball", "x", loglog_slope(kappas, _noisy_power(1, kappas)), 1
+    ).passed
+
+
+def test_ch4_convergence_is_not_claimed_without_it(small_problem):
+    W, a, X, y = small_problem
+    stopped = minimise_expected_loss(W, a, X, y, 0.3, tolerance=1e-8, max_evaluations=3)
+    assert not stopped.converged and stopped.grad_norm > 1e-8 * stopped.initial_grad_norm
+    done = minimise_expected_loss(W, a, X, y, 0.3, tolerance=1e-5, max_evaluations=3000)
+    assert done.converged and done.grad_norm <= 1e-5 * done.initial_grad_norm
+    assert done.objective < expected_masked_loss(W, a, X, y, 0.3).item()
+
+
+# chapter 5: the bias, its scaling, and the premises of the theorem
+
+
+def test_ch5_bias_check_fails_for_a_zero_bias(small_problem):
+    W, a, X, y = small_problem
+    kappa = 0.4
+    exact = masked_gradient_bias(W, a, X, y, kappa)
+    estimate = masked_gradient_monte_carlo(W, a, X, y, kappa, draws=4000, seed=5)
+    se = estimate.mean_se.clamp(min=1e-12)
+    assert z_score_check("bias", "exact", estimate.bias, se, exact).passed
+    assert not z_score_check("bias", "zero", estimate.bias, se, torch.zeros_like(exact)).passed
+
+
+def test_ch5_slope_checks_fail_for_the_refuted_powers():
+    kappas = np.geomspace(0.01, 0.1, 6)
+    half = loglog_slope(kappas, _noisy_power(0.5, kappas))
+    square = loglog_slope(kappas, _noisy_power(2.0, kappas))
+    assert slope_excludes_check("zeta", "x", half, 1.0).passed
+    assert not slope_excludes_check(
+        "zeta", "x", loglog_slope(kappas, _noisy_power(1, kappas)), 1
+    ).passed
+    assert slope_contains_check("zeta", "x", half, 0.5).passed
+    assert not slope_contains_check("zeta", "x", square, 0.5).passed
+    assert slope_excludes_check("V", "x", loglog_slope(kappas, _noisy_power(1.3, kappas)), 2).passed
+    assert not slope_excludes_check("V", "x", square, 2.0).passed
+
+
+def test_ch5_bias_premise_fails_when_the_bias_is_taken_as_zero():
+    steps = np.array([100.0, 300.0])
+    ones = np.ones(2)
+    verify = Probe(
+        steps=steps,
+        loss=ones,
+        grad_norm2=4 * ones,
+        lambda_min=ones,
+        lambda_max=2 * ones,
+        smoothness_needed=ones,
+        bias_norm2=np.array([1e-3, 2e-3]),
+        second_moment=9 * ones,
+        second_moment_se=0.1 * ones,
+        variance=ones,
+    )
+    loss = np.geomspace(1.0, 0.5, 11)
+    right = Constants(beta=2.0, mu=1.0, zeta2=2e-3, M=2.0, sigma2=2.0)
+    zero_bias = Constants(beta=2.0, mu=1.0, zeta2=0.0, M=2.0, sigma2=2.0)
+    by_name = {c.name: c.passed for c in check_theorem(right, verify, 0.01, loss)}
+    assert by_name["A3 bias"]
+    by_name = {c.name: c.passed for c in check_theorem(zero_bias, verify, 0.01, loss)}
+    assert not by_name["A3 bias"]
