@@ -6,12 +6,14 @@ timeout and checks that a failure ends with a clear error instead of a hang.
 """
 
 import json
+import math
 import os
 import socket
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,6 +21,7 @@ import mgn
 from mgn import init_network, sphere_teacher_data, train_masked_gd
 from mgn.distributed import train_local_sgd, train_local_sgd_sweep
 from mgn.distributed.local_sgd import shard_indices
+from mgn.distributed.theory import drift_term, expected_local_gd
 
 F64 = torch.float64
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
@@ -194,3 +197,29 @@ def test_command_line_names_bad_options(tmp_path):
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 1 and "rounds" in done.stderr
+
+
+def test_expected_local_gd_is_local_sgd_at_kappa_zero_and_per_shard_otherwise():
+    X, y, W0, a = problem(n=20, d=3, m=4)
+    losses, history = expected_local_gd(X, y, W0, a, 0.0, 0.05, 4, 3, 3)
+    sim = train_local_sgd(X, y, W0, a, [0.0], 0.05, 4, 3, 3, device="cpu")
+    torch.testing.assert_close(history[-1], sim.W[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(losses, sim.clean_loss[0].numpy(), rtol=1e-12)
+    # kappa > 0, one round of one step: the mean of the K shard steps on E_c[L_k]
+    _, history = expected_local_gd(X, y, W0, a, 0.5, 0.05, 1, 1, 3)
+    steps = []
+    for rows in shard_indices(20, 3):
+        W = W0.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(mgn.expected_masked_loss(W, a, X[rows], y[rows], 0.5), W)
+        steps.append(W0 - 0.05 * grad)
+    torch.testing.assert_close(history[1], torch.stack(steps).mean(0), rtol=0, atol=1e-12)
+
+
+def test_drift_term_vanishes_at_one_local_step_and_grows_with_tau():
+    L_k, G_k, V_k = [2.0, 3.0], [1.0, 0.5], [0.3, 0.1]
+    assert drift_term(0.01, 1, L_k, G_k, V_k) == 0.0
+    values = [drift_term(0.01, tau, L_k, G_k, V_k) for tau in (2, 5, 20)]
+    assert values == sorted(values) and values[0] > 0
+    # tau = 2: only j = 1 contributes, (sqrt 2 eta / 2) sum_k L_k sqrt(G_k^2 + V_k)
+    expected = math.sqrt(2) * 0.01 / 2 * (2 * math.sqrt(1.3) + 3 * math.sqrt(0.35))
+    assert math.isclose(values[0], expected, rel_tol=1e-12)
