@@ -48,7 +48,8 @@ def expected_local_gd(
     network ``diag(W_1, ..., W_K)`` with output weights ``sqrt(K) a`` on the block inputs gives
     sample i of shard k exactly ``f(W_k; x_i ⊙ c)`` (the other blocks see a zero input and add
     nothing, in mean or variance), so its expected loss is ``sum_k E_c[L_k(W_k)]`` and its gradient
-    holds every shard's gradient on the diagonal.
+    holds every shard's gradient on the diagonal. The off-diagonal blocks are held at zero (under
+    the mask a unit with zero weights on an input's block has a nonzero gradient there).
 
     Returns
     -------
@@ -58,6 +59,7 @@ def expected_local_gd(
     m, d = W0.shape
     blocks_X = _block_inputs(X, workers)
     a_blocks = a.repeat(workers) * math.sqrt(workers)
+    on_diagonal = torch.block_diag(*[torch.ones_like(W0)] * workers)
     W = W0.clone()
     history = [W.clone()]
     for _ in progress(range(rounds), desc=f"expected local GD kappa={kappa:g} tau={local_steps}"):
@@ -67,7 +69,7 @@ def expected_local_gd(
                 expected_masked_loss(local, a_blocks, blocks_X, y, kappa), local
             )
             with torch.no_grad():
-                local -= lr * grad
+                local -= lr * grad * on_diagonal
         with torch.no_grad():
             diagonal = [local[k * m : (k + 1) * m, k * d : (k + 1) * d] for k in range(workers)]
             W = torch.stack(diagonal).sum(0) / workers
