@@ -167,7 +167,10 @@ def test_dying_worker_ends_the_run_with_an_error(tmp_path):
     args = cli(200, 10, 50, 0.5, 0.01, 10**6, 1, 0, tmp_path / "never.json")
     rank0, rank1 = launch(2, args, timeout_s=10)
     try:
-        assert "group formed" in rank1.stderr.readline()
+        for line in rank1.stderr:  # until the group formed (or rank 1 ended: then fail below)
+            if "group formed" in line:
+                break
+        assert rank1.poll() is None, "rank 1 ended before the group formed"
         time.sleep(0.3)
         rank1.kill()
         start = time.monotonic()
