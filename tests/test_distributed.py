@@ -230,3 +230,12 @@ def test_drift_term_vanishes_at_one_local_step_and_grows_with_tau():
     # tau = 2: only j = 1 contributes, (sqrt 2 eta / 2) sum_k L_k sqrt(G_k^2 + V_k)
     expected = math.sqrt(2) * 0.01 / 2 * (2 * math.sqrt(1.3) + 3 * math.sqrt(0.35))
     assert math.isclose(values[0], expected, rel_tol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_simulation_on_cuda_matches_the_cpu():
+    X, y, W0, a = problem()
+    kwargs = dict(batch_size=5, kappa_up=0.3, seed=2)
+    cpu = train_local_sgd(X, y, W0, a, [0.0, 0.5], 0.05, 6, 2, 3, device="cpu", **kwargs)
+    gpu = train_local_sgd(X, y, W0, a, [0.0, 0.5], 0.05, 6, 2, 3, device="cuda", **kwargs)
+    torch.testing.assert_close(gpu.W, cpu.W, rtol=0, atol=1e-10)

@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> dict | None:
     if local_workers == workers:  # one machine: gloo talks over loopback
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     backend, device = _backend_and_device(args.backend, local_rank, local_workers)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     init_group(backend, args.timeout)
     print(f"worker {rank} of {workers}: group formed ({backend})", file=sys.stderr, flush=True)
     start = time.perf_counter()
