@@ -362,7 +362,7 @@ results.check(
 #
 # $$
 # \lVert\delta_t\rVert \le D = \frac{\sqrt2\,\eta}{\tau}\sum_{j<\tau}\sum_k L_k\sqrt{j^2G_k^2 + jV_k}
-# \;\sim\; \eta L K\bigl(\tau G + \sqrt{\tau V}\bigr)
+# \;\lesssim\; \sqrt2\,\eta L K\Bigl(\frac{\tau - 1}{2}G + \frac23\sqrt{\tau V}\Bigr)
 # $$
 #
 # The round is therefore biased SGD in the sense of chapter 5 with
@@ -374,9 +374,12 @@ results.check(
 # \frac{(\zeta + D)^2 + L\eta_r\sigma_r^2}{\mu},
 # $$
 #
-# whose floor holds SPEC's client-drift term: $D^2/\mu \sim L^2\eta^2 K^2(\tau^2 G^2 + \tau V)/\mu$,
-# the heterogeneity $G$ (shard gradients do not vanish at the optimum of the sum) entering with
-# $(\tau - 1)^2$ and the noise with $\tau - 1$, as in the local-SGD analyses under PL
+# (with $L_k \le L$, $G_k \le G$, $V_k \le V$; $\frac1\tau\sum_{j<\tau}\sqrt j \le \frac23\sqrt\tau$),
+# whose floor holds SPEC's client-drift term:
+# $D^2/\mu \lesssim L^2\eta^2 K^2\bigl((\tau - 1)^2 G^2 + \tau V\bigr)/\mu$. The mask noise
+# enters linearly in $\tau$, as SPEC's $(\tau - 1)\sigma^2$; the heterogeneity $G$ (shard gradients
+# do not vanish at the optimum of the sum) enters with $(\tau - 1)^2$, not $\tau - 1$: a mean
+# displacement adds up coherently over the local steps, as in the local-SGD analyses under PL
 # (Haddadpour et al. 2019; Koloskova et al. 2020). **At $\tau = 1$ the sum over $j$ holds only
 # $j = 0$, so $D = 0$ and $V_r = \sum_k V_k$, the mask variance of the full gradient: the bound is
 # chapter 5's theorem with step $\eta/K$.**
