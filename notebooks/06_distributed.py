@@ -87,6 +87,10 @@ from mgn.plotting import kappa_colors, use_book_style
 
 # %%
 use_book_style()
+# The chapter's tensors are small (a few hundred kB per batched step): on a 2-core CPU a second
+# thread costs more in synchronisation than it gains (measured: about 3x the CPU time).
+if resolve_device(device).type == "cpu":
+    torch.set_num_threads(1)
 results = Results("06_distributed", mode)
 device = resolve_device(device)
 dtype = torch.float64
