@@ -94,7 +94,19 @@ __all__ = [
     "smoothed_relu",
     "smoothed_relu_second_moment",
     "sphere_teacher_data",
+    "train_local_sgd",
     "train_masked_gd",
     "train_masked_sweep",
 ]
 __version__ = "0.1.0"
+
+# Re-exported from the subpackages on first use: the core never imports a subpackage at import time.
+_SUBPACKAGE_NAMES = {"train_local_sgd": "mgn.distributed"}
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGE_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(_SUBPACKAGE_NAMES[name]), name)
+    raise AttributeError(f"module 'mgn' has no attribute {name!r}")

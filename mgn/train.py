@@ -69,6 +69,35 @@ class TrainResult:
     distance: torch.Tensor | None = None
 
 
+def _sum_squares_and_grad(
+    W, a_scaled, inputs_T, targets, hidden, weighted, grad_T=None, batch_invariant=False
+) -> torch.Tensor:
+    """Sum of squared residuals of ``b`` runs on inputs ``(b, d, N)`` against targets ``(b, N)``.
+
+    ``W (b, m, d)``, ``a_scaled = a / sqrt(m)`` as ``(b, 1, m)``; ``hidden`` and ``weighted`` are
+    flat scratch buffers of at least ``b m N`` and ``g d N`` entries. When ``grad_T (g, d, m)`` is
+    given, the first ``g`` runs write their gradient ``(r ⊙ x)^T 1{W x > 0}^T`` into it.
+    ``batch_invariant`` forms the outputs as an elementwise product and a sum over neurons instead
+    of a row-vector ``bmm``, whose rounding on the CPU depends on the batch size: then a run's
+    numbers do not depend on which other runs share its batch.
+    """
+    (b, m, d), N = W.shape, inputs_T.shape[2]
+    hidden = hidden[: b * m * N].view(b, m, N)
+    torch.bmm(W, inputs_T, out=hidden).relu_()
+    if batch_invariant:
+        outputs = (hidden * a_scaled.transpose(1, 2)).sum(1)
+    else:
+        outputs = torch.bmm(a_scaled, hidden).squeeze(1)
+    residual = outputs - targets
+    if grad_T is not None:
+        g = grad_T.shape[0]
+        weighted = weighted[: g * d * N].view(g, d, N)
+        torch.mul(inputs_T[:g], residual[:g, None, :], out=weighted)
+        active = hidden[:g].sign_().transpose(1, 2)
+        torch.bmm(weighted, active, out=grad_T)
+    return residual.square().sum(1)
+
+
 class _BatchedRuns:
     """State and buffers of ``B = len(kappas) * R`` runs; :meth:`step` advances all of them.
 
@@ -113,22 +142,17 @@ class _BatchedRuns:
         return records[torch.argsort(self.order).to(records.device)]
 
     def _pass(self, first: int, inputs_T, targets, gradient_runs: int) -> torch.Tensor:
-        """Sum of squared residuals of runs ``first:`` on ``inputs_T`` (b, d, N) against targets.
-
-        The first ``gradient_runs`` of those runs also write their gradient
-        ``(r ⊙ x)^T 1{W x > 0}^T`` (b, d, m) over these inputs into ``grad_T``.
-        """
-        W, a_scaled, g = self.W[first:], self.a_scaled[first:], gradient_runs
-        (b, m, d), N = W.shape, inputs_T.shape[2]
-        hidden = self.hidden[: b * m * N].view(b, m, N)
-        torch.bmm(W, inputs_T, out=hidden).relu_()
-        residual = torch.bmm(a_scaled, hidden).squeeze(1) - targets
-        if g:
-            weighted = self.weighted[: g * d * N].view(g, d, N)
-            torch.mul(inputs_T[:g], residual[:g, None, :], out=weighted)
-            active = hidden[:g].sign_().transpose(1, 2)
-            torch.bmm(weighted, active, out=self.grad_T[first : first + g])
-        return residual.square().sum(1)
+        """Sum of squared residuals of runs ``first:`` (see :func:`_sum_squares_and_grad`)."""
+        g = gradient_runs
+        return _sum_squares_and_grad(
+            self.W[first:],
+            self.a_scaled[first:],
+            inputs_T,
+            targets,
+            self.hidden,
+            self.weighted,
+            self.grad_T[first : first + g] if g else None,
+        )
 
     def _record(self, k: int, gradient_runs: int = 0) -> None:
         """Record L(W_k) and ||W_k - W_0||_F; the first ``gradient_runs`` runs take their grad."""
