@@ -356,7 +356,7 @@ results.check(
 # \text{ (client drift)}}.
 # $$
 #
-# With $\bar L_k$ $L_k$-smooth, $\lVert\delta_t\rVert \le \frac1\tau\sum_j\sum_k L_k
+# With $\bar L_k$ $\beta_k$-smooth, $\lVert\delta_t\rVert \le \frac1\tau\sum_j\sum_k \beta_k
 # (\mathbb E\lVert W_k^{(j)} - W_t\rVert^2)^{1/2}$. The local displacement is
 # $W_k^{(j)} - W_t = -\eta\sum_{i<j}(\mathbb E_i g_k^{(i)} + \xi_k^{(i)})$ with martingale noise
 # $\xi$; its mean part is at most $j G_k$ ($G_k$ bounds $\lVert\nabla\bar L_k\rVert$ along the
@@ -365,22 +365,22 @@ results.check(
 # 2\eta^2(j^2G_k^2 + jV_k)$ and
 #
 # $$
-# \lVert\delta_t\rVert \le D = \frac{\sqrt2\,\eta}{\tau}\sum_{j<\tau}\sum_k L_k\sqrt{j^2G_k^2 + jV_k}
-# \;\lesssim\; \sqrt2\,\eta L K\Bigl(\frac{\tau - 1}{2}G + \frac23\sqrt{\tau V}\Bigr)
+# \lVert\delta_t\rVert \le D = \frac{\sqrt2\,\eta}{\tau}\sum_{j<\tau}\sum_k \beta_k\sqrt{j^2G_k^2 + jV_k}
+# \;\lesssim\; \sqrt2\,\eta \beta K\Bigl(\frac{\tau - 1}{2}G + \frac23\sqrt{\tau V}\Bigr)
 # $$
 #
 # The round is therefore biased SGD in the sense of chapter 5 with
 # $\zeta_r = \zeta + D$, and with $M = 2$, $\sigma_r^2 = 2\zeta_r^2 + V_r$, $V_r = \frac1\tau\sum_k
-# V_k$ (the noise of $\tau K$ masked gradients averaged over $\tau$ steps). If $\eta_r \le 1/(2LM)$,
+# V_k$ (the noise of $\tau K$ masked gradients averaged over $\tau$ steps). If $\eta_r \le 1/(2\beta M)$,
 #
 # $$
 # \mathbb E[L(W_t)] \le \Bigl(1 - \frac{\eta_r\mu}{2}\Bigr)^t L(W_0) +
-# \frac{(\zeta + D)^2 + L\eta_r\sigma_r^2}{\mu},
+# \frac{(\zeta + D)^2 + \beta\eta_r\sigma_r^2}{\mu},
 # $$
 #
-# (with $L_k \le L$, $G_k \le G$, $V_k \le V$; $\frac1\tau\sum_{j<\tau}\sqrt j \le \frac23\sqrt\tau$),
+# (with $\beta_k \le \beta$, $G_k \le G$, $V_k \le V$; $\frac1\tau\sum_{j<\tau}\sqrt j \le \frac23\sqrt\tau$),
 # whose floor holds SPEC's client-drift term:
-# $D^2/\mu \lesssim L^2\eta^2 K^2\bigl((\tau - 1)^2 G^2 + \tau V\bigr)/\mu$. The mask noise
+# $D^2/\mu \lesssim \beta^2\eta^2 K^2\bigl((\tau - 1)^2 G^2 + \tau V\bigr)/\mu$. The mask noise
 # enters linearly in $\tau$, as SPEC's $(\tau - 1)\sigma^2$; the heterogeneity $G$ (shard gradients
 # do not vanish at the optimum of the sum) enters with $(\tau - 1)^2$, not $\tau - 1$: a mean
 # displacement adds up coherently over the local steps, as in the local-SGD analyses under PL
@@ -389,14 +389,14 @@ results.check(
 # chapter 5's theorem with step $\eta/K$.**
 #
 # The constants are measured at `probes` round starts of the predicted trajectory (c) (which the
-# masked runs follow closely): $L, \mu$ from the extreme eigenvalues of $H(W)$, $L_k$ from the
+# masked runs follow closely): $\beta, \mu$ from the extreme eigenvalues of $H(W)$, $\beta_k$ from the
 # shards' $H_k(W)$, $\zeta$ and $G_k$ from the closed form, $V_k$ by Monte Carlo. The bound is
 # drawn against the measured mean curve; it is only claimed where the step condition holds.
 
 # %%
 fig, axes = plt.subplots(1, len(predict_kappas), figsize=(3.6 * len(predict_kappas), 3.6),
                          sharey=True)  # fmt: skip
-drift_rows = ["| $\\kappa$ | $\\tau$ | $\\zeta$ | $D$ | $\\eta_r$ | $1/(2LM)$ | floor | "
+drift_rows = ["| $\\kappa$ | $\\tau$ | $\\zeta$ | $D$ | $\\eta_r$ | $1/(2\\beta M)$ | floor | "
               "measured final | floor / final |", "|---" * 9 + "|"]  # fmt: skip
 held, looseness, drift_at_one = [], [], []
 for ax, kappa in zip(axes, predict_kappas, strict=True):

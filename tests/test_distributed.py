@@ -223,11 +223,11 @@ def test_expected_local_gd_is_local_sgd_at_kappa_zero_and_per_shard_otherwise():
 
 
 def test_drift_term_vanishes_at_one_local_step_and_grows_with_tau():
-    L_k, G_k, V_k = [2.0, 3.0], [1.0, 0.5], [0.3, 0.1]
-    assert drift_term(0.01, 1, L_k, G_k, V_k) == 0.0
-    values = [drift_term(0.01, tau, L_k, G_k, V_k) for tau in (2, 5, 20)]
+    beta_k, G_k, V_k = [2.0, 3.0], [1.0, 0.5], [0.3, 0.1]
+    assert drift_term(0.01, 1, beta_k, G_k, V_k) == 0.0
+    values = [drift_term(0.01, tau, beta_k, G_k, V_k) for tau in (2, 5, 20)]
     assert values == sorted(values) and values[0] > 0
-    # tau = 2: only j = 1 contributes, (sqrt 2 eta / 2) sum_k L_k sqrt(G_k^2 + V_k)
+    # tau = 2: only j = 1 contributes, (sqrt 2 eta / 2) sum_k beta_k sqrt(G_k^2 + V_k)
     expected = math.sqrt(2) * 0.01 / 2 * (2 * math.sqrt(1.3) + 3 * math.sqrt(0.35))
     assert math.isclose(values[0], expected, rel_tol=1e-12)
 

@@ -7,7 +7,7 @@
   trajectory, and the :class:`mgn.biased_sgd.Constants` of SPEC section 6's theorem applied to the
   rounds, with step ``eta tau / K`` and the bias enlarged by the client drift
 
-      D = (sqrt(2) eta / tau) sum_{j<tau} sum_k L_k sqrt(j^2 G_k^2 + j V_k),
+      D = (sqrt(2) eta / tau) sum_{j<tau} sum_k beta_k sqrt(j^2 G_k^2 + j V_k),
 
   ``G_k`` the norm of shard k's expected gradient and ``V_k`` its mask variance. ``D = 0`` at
   ``tau = 1``, where the bound is section 6's with step ``eta / K``.
@@ -83,16 +83,16 @@ def expected_local_gd(
 class DriftConstants:
     """Measured constants of the local-SGD bound and the section-6 constants they give.
 
-    ``L``, ``mu``: extremes of ``lambda_max``/``lambda_min`` of ``H(W)`` over the probes;
-    ``L_k``, ``G_k``, ``V_k``: per shard, the largest ``lambda_max(H_k)``, expected-gradient norm
+    ``beta``, ``mu``: extremes of ``lambda_max``/``lambda_min`` of ``H(W)`` over the probes;
+    ``beta_k``, ``G_k``, ``V_k``: per shard, the largest ``lambda_max(H_k)``, expected-gradient norm
     and mask variance of the shard gradient; ``zeta``: the largest norm of the mask bias of the
     full gradient; ``drift``: D of the module docstring; ``theorem``: section 6's constants for
     the rounds (``zeta2 = (zeta + D)^2``, ``M = 2``, ``sigma2 = 2 zeta2 + max sum_k V_k / tau``).
     """
 
-    L: float
+    beta: float
     mu: float
-    L_k: np.ndarray
+    beta_k: np.ndarray
     G_k: np.ndarray
     V_k: np.ndarray
     zeta: float
@@ -100,10 +100,10 @@ class DriftConstants:
     theorem: Constants
 
 
-def drift_term(lr: float, local_steps: int, L_k, G_k, V_k) -> float:
-    """``D = (sqrt 2 eta / tau) sum_{j<tau} sum_k L_k sqrt(j^2 G_k^2 + j V_k)`` (module docstring)."""
+def drift_term(lr: float, local_steps: int, beta_k, G_k, V_k) -> float:
+    """``D = (sqrt 2 eta / tau) sum_{j<tau} sum_k beta_k sqrt(j^2 G_k^2 + j V_k)`` (module docstring)."""
     j = np.arange(local_steps)[:, None]
-    per_step = np.asarray(L_k) * np.sqrt(j**2 * np.asarray(G_k) ** 2 + j * np.asarray(V_k))
+    per_step = np.asarray(beta_k) * np.sqrt(j**2 * np.asarray(G_k) ** 2 + j * np.asarray(V_k))
     return float(math.sqrt(2.0) * lr * per_step.sum() / local_steps)
 
 
@@ -121,17 +121,17 @@ def drift_constants(
 ) -> DriftConstants:
     """Measure the bound's constants at the global models ``probes`` (e.g. round starts)."""
     shards = shard_indices(X.shape[0], workers)
-    L, mu, zeta = 0.0, math.inf, 0.0
-    L_k, G_k, V_k = (np.zeros(workers) for _ in range(3))
+    beta, mu, zeta = 0.0, math.inf, 0.0
+    beta_k, G_k, V_k = (np.zeros(workers) for _ in range(3))
     V_round = 0.0
     for index, W in enumerate(probes):
         eigenvalues = torch.linalg.eigvalsh(ntk_gram(W, X))
-        L, mu = max(L, float(eigenvalues[-1])), min(mu, float(eigenvalues[0]))
+        beta, mu = max(beta, float(eigenvalues[-1])), min(mu, float(eigenvalues[0]))
         zeta = max(zeta, float(masked_gradient_bias(W, a, X, y, kappa).norm()))
         V_sum = 0.0
         for k, rows in enumerate(shards):
             Xk, yk = X[rows], y[rows]
-            L_k[k] = max(L_k[k], float(torch.linalg.eigvalsh(ntk_gram(W, Xk))[-1]))
+            beta_k[k] = max(beta_k[k], float(torch.linalg.eigvalsh(ntk_gram(W, Xk))[-1]))
             expected = clean_gradient(W, a, Xk, yk) + masked_gradient_bias(W, a, Xk, yk, kappa)
             G_k[k] = max(G_k[k], float(expected.norm()))
             if kappa > 0:
@@ -141,7 +141,7 @@ def drift_constants(
                 V_k[k] = max(V_k[k], estimate.variance)
                 V_sum += estimate.variance
         V_round = max(V_round, V_sum / local_steps)
-    drift = drift_term(lr, local_steps, L_k, G_k, V_k)
+    drift = drift_term(lr, local_steps, beta_k, G_k, V_k)
     zeta2 = (zeta + drift) ** 2
-    theorem = Constants(L=L, mu=mu, zeta2=zeta2, M=2.0, sigma2=2.0 * zeta2 + V_round)
-    return DriftConstants(L, mu, L_k, G_k, V_k, zeta, drift, theorem)
+    theorem = Constants(beta=beta, mu=mu, zeta2=zeta2, M=2.0, sigma2=2.0 * zeta2 + V_round)
+    return DriftConstants(beta, mu, beta_k, G_k, V_k, zeta, drift, theorem)
