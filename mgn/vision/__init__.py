@@ -6,9 +6,12 @@ from mgn.vision.images import (
     load_mnist5k,
     resolve_images,
 )
+from mgn.vision.models import CNN, MLP
 from mgn.vision.split import ImageGroup, MembershipSplit, membership_split
 
 __all__ = [
+    "CNN",
+    "MLP",
     "ImageData",
     "ImageGroup",
     "MembershipSplit",
