@@ -8,15 +8,19 @@ from mgn.vision.images import (
 )
 from mgn.vision.models import CNN, MLP
 from mgn.vision.split import ImageGroup, MembershipSplit, membership_split
+from mgn.vision.trainer import ClassifierResult, evaluate, train_classifier
 
 __all__ = [
     "CNN",
+    "ClassifierResult",
     "MLP",
     "ImageData",
     "ImageGroup",
     "MembershipSplit",
     "load_cifar10",
     "load_mnist5k",
+    "evaluate",
     "membership_split",
     "resolve_images",
+    "train_classifier",
 ]
