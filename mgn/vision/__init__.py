@@ -7,6 +7,7 @@ from mgn.vision.images import (
     resolve_images,
 )
 from mgn.vision.models import CNN, MLP
+from mgn.vision.smoothed_mlp import SmoothedMLP, expected_hidden
 from mgn.vision.split import ImageGroup, MembershipSplit, membership_split
 from mgn.vision.trainer import ClassifierResult, evaluate, train_classifier
 
@@ -17,9 +18,11 @@ __all__ = [
     "ImageData",
     "ImageGroup",
     "MembershipSplit",
+    "SmoothedMLP",
     "load_cifar10",
     "load_mnist5k",
     "evaluate",
+    "expected_hidden",
     "membership_split",
     "resolve_images",
     "train_classifier",

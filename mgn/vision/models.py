@@ -58,25 +58,36 @@ def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
 
 
 class CNN(nn.Module):
-    """SPEC section 7's CNN; the first linear layer takes ``64 * (H // 4) * (W // 4)`` features."""
+    """SPEC section 7's CNN; the first linear layer takes ``c2 * (H // 4) * (W // 4)`` features.
 
-    def __init__(self, image_shape: Sequence[int], n_classes: int = 10):
+    ``channels = (c1, c2)`` and ``fc`` default to the paper's (32, 64) and 100; smaller values give
+    the same architecture, narrower (the book's CPU setting).
+    """
+
+    def __init__(
+        self,
+        image_shape: Sequence[int],
+        n_classes: int = 10,
+        channels: tuple[int, int] = (32, 64),
+        fc: int = 100,
+    ):
         super().__init__()
         c, h, w = _check_shape(image_shape, smallest=4)
+        c1, c2 = channels
         self.image_shape = (c, h, w)
         self.features = nn.Sequential(
-            *_conv_block(c, 32),
-            *_conv_block(32, 32),
+            *_conv_block(c, c1),
+            *_conv_block(c1, c1),
             nn.MaxPool2d(2),
             nn.Dropout(0.2),
-            *_conv_block(32, 64),
-            *_conv_block(64, 64),
+            *_conv_block(c1, c2),
+            *_conv_block(c2, c2),
             nn.MaxPool2d(2),
             nn.Dropout(0.3),
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(64 * (h // 4) * (w // 4), 100),
+            nn.Linear(c2 * (h // 4) * (w // 4), fc),
             nn.ReLU(),
             nn.Dropout(0.5),
             nn.Linear(100, n_classes),
