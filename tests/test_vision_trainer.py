@@ -60,10 +60,11 @@ def test_deterministic_for_a_seed_and_resumable(tmp_path):
         run(model, train, test, epochs=2, augment=True, seed=9, checkpoint=path)
 
 
-def test_resume_after_an_interruption_is_bit_identical(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_resume_after_an_interruption_is_bit_identical(tmp_path, monkeypatch, kind):
     torch.manual_seed(2)
     train, test = toy_groups()
-    model = MLP((1, 8, 8), hidden=16)
+    model = MLP((1, 8, 8), hidden=16) if kind == "mlp" else CNN((1, 8, 8), channels=(4, 8))
     full = run(model, train, test, epochs=3)
     path = tmp_path / "ckpt.pt"
     import mgn.vision.trainer as trainer
@@ -84,6 +85,8 @@ def test_resume_after_an_interruption_is_bit_identical(tmp_path, monkeypatch):
     resumed = run(model, train, test, epochs=3, checkpoint=path)
     assert saves == [1] and resumed.test_loss == full.test_loss
     assert resumed.train_accuracy == full.train_accuracy
+    # the returned weights are in the default (contiguous) layout, whatever the training used
+    assert all(p.is_contiguous() for p in resumed.model.parameters())
 
 
 def test_mask_has_the_papers_law():

@@ -90,7 +90,7 @@ class CNN(nn.Module):
             nn.Linear(c2 * (h // 4) * (w // 4), fc),
             nn.ReLU(),
             nn.Dropout(0.5),
-            nn.Linear(100, n_classes),
+            nn.Linear(fc, n_classes),
         )
 
     def forward(self, x):
