@@ -1,0 +1,130 @@
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from mgn.vision.models import CNN, MLP
+from mgn.vision.trainer import augment_batch, evaluate, mask_batch, train_classifier
+
+
+def toy_groups(n=96, shape=(1, 8, 8), seed=0):
+    """Two classes told apart by the mean brightness of the left half of the image."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(2 * n) % 2
+    images = torch.randn(2 * n, *shape, generator=generator)
+    images[:, :, :, : shape[2] // 2] += (2.0 * labels - 1.0)[:, None, None, None]
+    group = lambda s: SimpleNamespace(images=images[s], labels=labels[s])  # noqa: E731
+    return group(slice(0, n)), group(slice(n, 2 * n))
+
+
+def run(model, train, test, **kwargs):
+    options = dict(kappa=0.5, epochs=3, batch_size=32, seed=3, device="cpu", show_progress=False)
+    return train_classifier(model, train, test, **{**options, **kwargs})
+
+
+def test_training_learns_and_records_every_epoch():
+    torch.manual_seed(0)
+    train, test = toy_groups()
+    model = MLP((1, 8, 8), hidden=32)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = run(model, train, test, epochs=6, snapshots=(2, 6))
+    assert len(result.test_accuracy) == len(result.train_loss) == 6
+    assert result.test_accuracy[-1] > 0.85 and result.train_loss[-1] < result.train_loss[0]
+    assert sorted(result.snapshots) == [2, 6]
+    final = result.model.state_dict()
+    assert all(torch.equal(final[k], result.snapshots[6][k]) for k in final)
+    assert not torch.equal(result.snapshots[2]["hidden.weight"], final["hidden.weight"])
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    acc, _ = evaluate(result.model, test.images, test.labels)
+    assert acc == result.test_accuracy[-1]
+    assert result.gap[-1] == pytest.approx(result.train_accuracy[-1] - result.test_accuracy[-1])
+
+
+def test_deterministic_for_a_seed_and_resumable(tmp_path):
+    torch.manual_seed(1)
+    train, test = toy_groups(shape=(3, 8, 8))
+    model = CNN((3, 8, 8))
+    a = run(model, train, test, epochs=2, augment=True)
+    b = run(model, train, test, epochs=2, augment=True)
+    assert a.test_loss == b.test_loss
+    c = run(model, train, test, epochs=2, augment=True, seed=4)
+    assert a.test_loss != c.test_loss
+    path = tmp_path / "ckpt.pt"
+    first = run(model, train, test, epochs=2, augment=True, checkpoint=path)
+    assert first.test_loss == a.test_loss and path.exists()
+    # a checkpoint of a finished run resumes with nothing left to do and the same records
+    resumed = run(model, train, test, epochs=2, augment=True, checkpoint=path)
+    assert resumed.test_loss == a.test_loss
+    assert torch.load(path, weights_only=True)["epoch"] == 2
+    with pytest.raises(ValueError, match="different sweep"):
+        run(model, train, test, epochs=2, augment=True, seed=9, checkpoint=path)
+
+
+def test_resume_after_an_interruption_is_bit_identical(tmp_path, monkeypatch):
+    torch.manual_seed(2)
+    train, test = toy_groups()
+    model = MLP((1, 8, 8), hidden=16)
+    full = run(model, train, test, epochs=3)
+    path = tmp_path / "ckpt.pt"
+    import mgn.vision.trainer as trainer
+
+    saves = []
+    real_save = trainer.save_state
+
+    def save_then_stop(p, state):
+        real_save(p, state)
+        saves.append(state["epoch"])
+        if state["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "save_state", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run(model, train, test, epochs=3, checkpoint=path)
+    monkeypatch.setattr(trainer, "save_state", real_save)
+    resumed = run(model, train, test, epochs=3, checkpoint=path)
+    assert saves == [1] and resumed.test_loss == full.test_loss
+    assert resumed.train_accuracy == full.train_accuracy
+
+
+def test_mask_has_the_papers_law():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.full((200, 1, 10, 10), 2.0)
+    masked = mask_batch(x, 0.7, generator)
+    factor = masked / x
+    assert abs(factor.mean().item() - 1) < 4 * 0.7 / 100
+    assert abs(factor.std().item() - 0.7) < 0.02
+    assert mask_batch(x, 0.0, generator) is x
+
+
+def test_augmentation_is_a_shifted_crop_or_its_mirror():
+    generator = torch.Generator().manual_seed(5)
+    x = torch.arange(2 * 2 * 6 * 6, dtype=torch.float32).reshape(2, 2, 6, 6) + 1
+    out = augment_batch(x.repeat(50, 1, 1, 1), generator, padding=2)
+    padded = torch.nn.functional.pad(x.repeat(50, 1, 1, 1), (2,) * 4)
+    flips = 0
+    for i in range(100):
+        windows = [padded[i, :, r : r + 6, c : c + 6] for r in range(5) for c in range(5)]
+        plain = any(torch.equal(out[i], w) for w in windows)
+        mirrored = any(torch.equal(out[i].flip(2), w) for w in windows)
+        assert plain or mirrored
+        flips += mirrored and not plain
+    assert 25 < flips < 75
+
+
+def test_errors_name_the_argument():
+    train, test = toy_groups(n=8)
+    model = MLP((1, 8, 8), hidden=4)
+    for kwargs, name in [
+        ({"kappa": -1}, "kappa"),
+        ({"epochs": 0}, "epochs"),
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"schedule": "step"}, "schedule"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"snapshots": (4,)}, "snapshots"),
+        ({"seed": -1}, "seed"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=name):
+            run(model, train, test, **kwargs)
+    bad = SimpleNamespace(images=train.images, labels=train.labels[:3])
+    with pytest.raises(ValueError, match="train.labels"):
+        run(model, bad, test)
