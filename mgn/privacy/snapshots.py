@@ -1,10 +1,12 @@
-"""Softmax outputs of every weight snapshot of one training, in one batched pass per model.
+"""Softmax outputs of every weight snapshot of one training, with the examples batched.
 
 The attacks of SPEC section 7 are evaluated at epochs 20, 40, ..., 120 of one training per kappa
-(the trainer keeps a snapshot at each). :func:`snapshot_probabilities` stacks the snapshots'
-parameters and buffers (``torch.func.stack_module_state``) and maps the model over them with
-``torch.func.vmap`` of ``functional_call``: one program computes the clean outputs of every
-snapshot on every example, in eval mode (dropout off, BatchNorm with its running statistics).
+(the trainer keeps a snapshot at each). :func:`snapshot_probabilities` evaluates one copy of the
+architecture with each snapshot's parameters and buffers (``torch.func.functional_call``, no model
+copies, no reloading) on batches of examples, in eval mode (dropout off, BatchNorm with its
+running statistics). Mapping the model over the stacked snapshots with ``torch.func.vmap`` as well
+was measured slower on the CPU (a batched convolution over stacked weights has no fast kernel
+there; ``benchmarks/privacy.py`` prints both), so the snapshots are a short Python loop.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call
 
 from mgn.device import resolve_device
 
@@ -46,18 +48,6 @@ def select_snapshots(
     return chosen
 
 
-def _stacked_module(model: nn.Module, states: Sequence[Mapping[str, torch.Tensor]], device):
-    """Copies of ``model`` loaded with each state, stacked into (params, buffers) for vmap."""
-    copies = []
-    for state in states:
-        copy_ = copy.deepcopy(model).to(device)
-        copy_.load_state_dict(state)
-        copies.append(copy_.eval())
-    params, buffers = stack_module_state(copies)
-    base = copy.deepcopy(model).to("meta").eval()
-    return base, params, buffers
-
-
 @torch.no_grad()
 def snapshot_probabilities(
     model: nn.Module,
@@ -67,18 +57,18 @@ def snapshot_probabilities(
     batch_size: int = 1024,
     device: str | torch.device = "auto",
 ) -> torch.Tensor:
-    """Softmax outputs ``(len(states), N, classes)`` of ``model`` loaded with each state.
+    """Softmax outputs ``(len(states), N, classes)`` of ``model`` with each state's weights.
 
     Parameters
     ----------
     model
-        An instance of the architecture (its own weights are not used).
+        An instance of the architecture (its own weights are not used, nor changed).
     states
         State dicts of that architecture (for example :func:`select_snapshots`).
     images
         (N, ...) clean inputs.
     batch_size
-        Examples per batched call (bounds the memory: every snapshot sees each chunk at once).
+        Examples per forward call.
     device
         Where to compute; the result is returned on the CPU.
     """
@@ -87,17 +77,27 @@ def snapshot_probabilities(
     if images.shape[0] == 0:
         raise ValueError("images must not be empty")
     device = resolve_device(device)
-    base, params, buffers = _stacked_module(model, states, device)
-
-    def one(p, b, x):
-        return functional_call(base, (p, b), (x,)).softmax(dim=-1)
-
-    batched = vmap(one, in_dims=(0, 0, None))
-    chunks = [
-        batched(params, buffers, images[i : i + batch_size].to(device)).cpu()
-        for i in range(0, images.shape[0], batch_size)
-    ]
-    return torch.cat(chunks, dim=1)
+    base = copy.deepcopy(model).to(device).eval()
+    expected = set(base.state_dict())
+    outputs = []
+    for number, state in enumerate(states):
+        if set(state) != expected:
+            raise ValueError(
+                f"states[{number}] does not fit the model: keys differ by "
+                f"{sorted(set(state) ^ expected)[:3]}"
+            )
+        weights = {k: v.to(device) for k, v in state.items()}
+        outputs.append(
+            torch.cat(
+                [
+                    functional_call(base, weights, (images[i : i + batch_size].to(device),))
+                    .softmax(dim=-1)
+                    .cpu()
+                    for i in range(0, images.shape[0], batch_size)
+                ]
+            )
+        )
+    return torch.stack(outputs)
 
 
 def true_label_probability(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
