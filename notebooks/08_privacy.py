@@ -136,7 +136,12 @@ display(
 # architecture, same masked training) on shadow-train. At each snapshot the three attacks run on
 # the target's members and non-members: ML-Leaks' attacker is fitted on the shadow model's
 # outputs at the same epoch; RMIA uses the shadow model as its reference model and shadow-test
-# as its population (both non-members of the target, and of the reference).
+# as its population (both non-members of the target, and of the reference). Each model sees every
+# image standardised with its own pair's statistics (SPEC section 7), so an image of the target
+# pair is rescaled to the shadow statistics before the reference model scores it, and the other
+# way round. For a fixed population the RMIA score is a monotone function of
+# $p(x\mid\theta)/p(x)$, so its ROC curve is that ratio's, up to ties among the
+# `group_size` + 1 score levels.
 
 
 # %%
@@ -165,22 +170,29 @@ def train_pair(make_model, kappa, seed, n_epochs, snaps):
     return runs
 
 
-def scores_of(run, group, snaps):
-    return snapshot_probabilities(run.model, [run.snapshots[e] for e in snaps], group.images)
+def scores_of(run, images, snaps):
+    return snapshot_probabilities(run.model, [run.snapshots[e] for e in snaps], images)
+
+
+def as_seen_by(images, source, to):
+    """Images standardised with the statistics of pair ``source``, rescaled to those of ``to``."""
+    mean = {p: getattr(split, f"{p}_mean").view(1, -1, 1, 1) for p in (source, to)}
+    std = {p: getattr(split, f"{p}_std").view(1, -1, 1, 1) for p in (source, to)}
+    return (images * std[source] + mean[source] - mean[to]) / std[to]
 
 
 def attack_snapshots(target, shadow, snaps, seed):
     """ML-Leaks, loss threshold and RMIA at each snapshot: {attack: [AttackResult per snapshot]}."""
-    t_in = scores_of(target, split.target_train, snaps)
-    t_out = scores_of(target, split.target_test, snaps)
-    s_in = scores_of(shadow, split.shadow_train, snaps)
-    s_out = scores_of(shadow, split.shadow_test, snaps)
-    r_in = scores_of(shadow, split.target_train, snaps)
-    r_out = scores_of(shadow, split.target_test, snaps)
+    t_in = scores_of(target, split.target_train.images, snaps)
+    t_out = scores_of(target, split.target_test.images, snaps)
+    s_in = scores_of(shadow, split.shadow_train.images, snaps)
+    s_out = scores_of(shadow, split.shadow_test.images, snaps)
+    r_in = scores_of(shadow, as_seen_by(split.target_train.images, "target", "shadow"), snaps)
+    r_out = scores_of(shadow, as_seen_by(split.target_test.images, "target", "shadow"), snaps)
     y_in, y_out, y_pop = (
         g.labels for g in (split.target_train, split.target_test, split.shadow_test)
     )
-    t_pop = scores_of(target, split.shadow_test, snaps)
+    t_pop = scores_of(target, as_seen_by(split.shadow_test.images, "shadow", "target"), snaps)
     found = {"ML-Leaks": [], "loss threshold": [], "RMIA": []}
     for i in range(len(snaps)):
         options = {"n_bootstrap": n_bootstrap, "seed": seed}
