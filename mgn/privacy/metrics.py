@@ -1,0 +1,129 @@
+"""How strong a membership attack is: AUC and TPR at a low FPR, each with a bootstrap interval.
+
+Average-case AUC hides the few examples that leak badly, so an attack is also reported as its true
+positive rate at a fixed low false positive rate (Carlini et al., 2022, "Membership inference
+attacks from first principles"): here 1% and 0.1%. ROC curves and AUC come from scikit-learn.
+With ``n`` non-members the smallest non-zero FPR is ``1/n``: below that, TPR at a given FPR is the
+TPR at zero false positives.
+
+Intervals are percentile intervals of a stratified bootstrap: members and non-members are resampled
+separately (with replacement, their sizes kept), ``n_bootstrap`` times, with a fixed seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+FPR_LEVELS = (0.01, 0.001)
+
+
+def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, level: float) -> float:
+    """The largest TPR of a ROC curve (scikit-learn's ``roc_curve``) whose FPR is at most ``level``."""
+    return float(tpr[np.searchsorted(fpr, level, side="right") - 1])
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """One attack on one model.
+
+    ``scores`` (higher means "member") and ``labels`` (1 member, 0 non-member) of every example
+    attacked; ``fpr``/``tpr`` the ROC curve; ``auc`` and ``tpr_at[level]`` for ``level`` in
+    ``FPR_LEVELS``, each with a 95% bootstrap interval (``auc_interval``, ``tpr_interval[level]``).
+    ``precision`` and ``recall`` are those of a thresholded decision when the attack makes one
+    (ML-Leaks' classifier), ``None`` otherwise.
+    """
+
+    scores: np.ndarray
+    labels: np.ndarray
+    fpr: np.ndarray
+    tpr: np.ndarray
+    auc: float
+    auc_interval: tuple[float, float]
+    tpr_at: dict[float, float]
+    tpr_interval: dict[float, tuple[float, float]]
+    precision: float | None = None
+    recall: float | None = None
+
+    def summary(self) -> str:
+        """One line: AUC and TPR at each FPR level, with intervals."""
+        lo, hi = self.auc_interval
+        parts = [f"AUC {self.auc:.3f} [{lo:.3f}, {hi:.3f}]"]
+        for level in FPR_LEVELS:
+            lo, hi = self.tpr_interval[level]
+            parts.append(f"TPR@{100 * level:g}%FPR {self.tpr_at[level]:.3f} [{lo:.3f}, {hi:.3f}]")
+        return ", ".join(parts)
+
+
+def _point(scores: np.ndarray, labels: np.ndarray) -> tuple[float, list[float]]:
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return roc_auc_score(labels, scores), [tpr_at_fpr(fpr, tpr, level) for level in FPR_LEVELS]
+
+
+def evaluate_attack(
+    member_scores,
+    nonmember_scores,
+    *,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    precision: float | None = None,
+    recall: float | None = None,
+) -> AttackResult:
+    """AUC and TPR at 1% and 0.1% FPR of membership scores, with stratified bootstrap intervals.
+
+    Parameters
+    ----------
+    member_scores, nonmember_scores
+        1-D arrays of attack scores, higher meaning "member"; neither may be empty.
+    n_bootstrap
+        Bootstrap resamples for the 95% intervals (0 gives the point estimate as the interval).
+    seed
+        Seed of the bootstrap.
+    precision, recall
+        Stored as they are (for attacks that make a thresholded decision).
+    """
+    members = _scores("member_scores", member_scores)
+    nonmembers = _scores("nonmember_scores", nonmember_scores)
+    if not isinstance(n_bootstrap, int) or n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be a non-negative int, got {n_bootstrap!r}")
+    scores = np.concatenate([members, nonmembers])
+    labels = np.concatenate([np.ones(len(members), int), np.zeros(len(nonmembers), int)])
+    fpr, tpr, _ = roc_curve(labels, scores)
+    auc, tprs = _point(scores, labels)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_bootstrap):
+        resampled = np.concatenate(
+            [rng.choice(members, len(members)), rng.choice(nonmembers, len(nonmembers))]
+        )
+        b_auc, b_tprs = _point(resampled, labels)
+        draws.append([b_auc, *b_tprs])
+    point = np.array([auc, *tprs])
+    low, high = np.percentile(draws, [2.5, 97.5], axis=0) if draws else (point, point)
+    return AttackResult(
+        scores=scores,
+        labels=labels,
+        fpr=fpr,
+        tpr=tpr,
+        auc=float(auc),
+        auc_interval=(float(low[0]), float(high[0])),
+        tpr_at=dict(zip(FPR_LEVELS, tprs, strict=True)),
+        tpr_interval={
+            level: (float(low[i + 1]), float(high[i + 1])) for i, level in enumerate(FPR_LEVELS)
+        },
+        precision=precision,
+        recall=recall,
+    )
+
+
+def _scores(name: str, values) -> np.ndarray:
+    array = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, float)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty: an attack needs members and non-members")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return array
