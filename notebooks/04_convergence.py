@@ -434,8 +434,9 @@ results.add(
 # `long_steps` for small $\kappa$: the tail ratios printed above), and masked runs optimise more
 # slowly than clean ones (chapter 3: the smoothed Gram's $\lambda_{\min}$ falls with $\kappa$), so
 # their slope mixes the ball with unfinished optimisation. The ball itself is where masked GD
-# ends. Full-batch masked GD follows GD on the expected loss $\mathbb E_c[L_{\text{masked}}] = L
-# + R$ (chapter 5 measures the gap: about a percent), so its limit is the clean loss at a
+# ends. Full-batch masked GD follows GD on the expected loss
+# $\mathbb E_c[L_{\text{masked}}] = L + R$ (chapter 5 measures the gap: about a percent), so its
+# limit is the clean loss at a
 # minimiser $W^\star_\kappa$ of $L + R$. We compute $W^\star_\kappa$ by L-BFGS with a strong-Wolfe
 # line search on the exact closed form (chapter 2, float64), from the training's own $W_0$ at
 # every $\kappa$ ($L + R$ is not convex, so no warm start down the grid), on a smaller problem of

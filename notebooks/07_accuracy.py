@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # Real images under the mask: accuracy against $\kappa$ (Figure 4)
+# # Real images under the mask: accuracy against κ (Figure 4)
 #
 # The chapters so far trained a two-layer network on synthetic data. Kolomvaki et al. (2026),
 # arXiv:2602.17423, also train two image classifiers on CIFAR-10 with the Gaussian input mask: every
