@@ -1,11 +1,12 @@
-"""The built smoke book as a reader meets it: every page opened in headless Chromium, offline.
+"""The built book as a reader meets it: every page opened in headless Chromium, offline.
 
 The site is served over HTTP on 127.0.0.1 (a free port, a thread of this module); any request to
 another host is refused and fails the page. On each page, once MathJax has typeset it: no TeX
 delimiter is left in the visible text, every image has loaded, the console shows no error, no
 request failed, collapsed cells hide their code, the sidebar lists every file of ``_toc.yml``, and
 the download button gives the page's source (the ``.ipynb`` of a chapter). A full-page screenshot
-of each page is saved under ``_build/smoke/screenshots/``.
+of each page is saved under ``_build/<mode>/screenshots/``. The book is the smoke book that
+``make test`` builds; ``MGN_BROWSER_MODE=paper`` checks the published one after ``make book``.
 
 Playwright drives Debian's Chromium (``/usr/bin/chromium``; Playwright's own browser download is
 never used). Skipped, with the reason, when either is missing: ``.ci/run`` installs Chromium.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -35,9 +37,9 @@ if not Path(CHROMIUM).is_file():
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser test needs playwright")
 
-SMOKE = Layout(ROOT, "smoke")
-SCREENSHOTS = SMOKE.work / "screenshots"
-PAGES = toc_files(SMOKE)
+BOOK = Layout(ROOT, os.environ.get("MGN_BROWSER_MODE", "smoke"))
+SCREENSHOTS = BOOK.work / "screenshots"
+PAGES = toc_files(BOOK)
 # The flags that keep Chromium quiet on a machine with no network (and as root).
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -70,15 +72,15 @@ WAIT_FOR_MATH = """async () => {
 
 @pytest.fixture(scope="module")
 def site() -> str:
-    """The smoke book served on 127.0.0.1; yields its base URL."""
-    if not (SMOKE.html / "index.html").is_file():
-        pytest.fail(f"{SMOKE.html} is missing: run `python -m mgn build --mode smoke` first")
+    """The book served on 127.0.0.1; yields its base URL."""
+    if not (BOOK.html / "index.html").is_file():
+        pytest.fail(f"{BOOK.html} is missing: run `python -m mgn build --mode {BOOK.mode}` first")
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
 
-    handler = functools.partial(Quiet, directory=str(SMOKE.html))
+    handler = functools.partial(Quiet, directory=str(BOOK.html))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
