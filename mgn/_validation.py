@@ -85,3 +85,12 @@ def check_positive(name: str, value: float, integer: bool = False) -> float:
     if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite positive number, got {value!r}")
     return value
+
+
+def check_snapshot_epochs(snapshots: Sequence[int], epochs: int) -> list[int]:
+    """The sorted, distinct epochs (1-based) after which a training keeps its weights."""
+    chosen = sorted({int(e) for e in snapshots})
+    beyond = [e for e in chosen if not 1 <= e <= epochs]
+    if beyond:
+        raise ValueError(f"snapshots {beyond} are outside the training's epochs 1..{epochs}")
+    return chosen

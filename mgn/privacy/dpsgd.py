@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from mgn._validation import check_positive
+from mgn._validation import check_positive, check_snapshot_epochs
 from mgn.device import resolve_device
 from mgn.progress import progress
 
@@ -96,9 +96,7 @@ def train_dpsgd(
             f"images and labels must be non-empty with one label per image, got "
             f"{tuple(images.shape)} and {tuple(labels.shape)}"
         )
-    beyond = [e for e in snapshots if not 1 <= e <= epochs]
-    if beyond:
-        raise ValueError(f"snapshot epochs {beyond} are outside the training's 1..{epochs}")
+    snapshots = check_snapshot_epochs(snapshots, epochs)
     device = resolve_device(device)
     torch.manual_seed(seed)
     model = copy.deepcopy(model).to(device).train()

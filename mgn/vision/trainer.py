@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from mgn._validation import check_kappa, check_positive
+from mgn._validation import check_kappa, check_positive, check_snapshot_epochs
 from mgn.checkpoint import fingerprint, load_state, save_state
 from mgn.device import resolve_device
 from mgn.progress import progress
@@ -172,9 +172,7 @@ def train_classifier(
     show_progress : show a progress bar over epochs (silent in CI and under the book's runner).
     """
     _check(kappa, epochs, optimizer, lr, weight_decay, schedule, label_smoothing, batch_size, seed)
-    kappa, snapshots = float(kappa), sorted({int(e) for e in snapshots})
-    if any(e < 1 or e > epochs for e in snapshots):
-        raise ValueError(f"snapshots must be epochs in 1..{epochs}, got {snapshots}")
+    kappa, snapshots = float(kappa), check_snapshot_epochs(snapshots, epochs)
     train_x, train_y = _group("train", train)
     test_x, test_y = _group("test", test)
     augment = train_x.shape[1] == 3 if augment is None else bool(augment)
