@@ -89,6 +89,22 @@ def test_resume_after_an_interruption_is_bit_identical(tmp_path, monkeypatch, ki
     assert all(p.is_contiguous() for p in resumed.model.parameters())
 
 
+def test_bfloat16_training_learns_as_float32_does_and_is_deterministic():
+    # the same seed in both precisions: the same draws, different rounding
+    torch.manual_seed(4)
+    train, test = toy_groups(shape=(1, 8, 8))
+    model = CNN((1, 8, 8), channels=(8, 16))
+    single = run(model, train, test, epochs=8, precision="float32")
+    mixed = run(model, train, test, epochs=8, precision="bfloat16")
+    assert (single.precision, mixed.precision) == ("float32", "bfloat16")
+    assert mixed.test_loss != single.test_loss  # bfloat16 really ran
+    assert min(single.test_accuracy[-1], mixed.test_accuracy[-1]) > 0.9
+    assert abs(mixed.test_accuracy[-1] - single.test_accuracy[-1]) <= 0.05
+    assert abs(mixed.test_loss[-1] - single.test_loss[-1]) <= 0.05
+    assert run(model, train, test, epochs=8, precision="bfloat16").test_loss == mixed.test_loss
+    assert all(p.dtype == torch.float32 for p in mixed.model.parameters())
+
+
 def test_mask_has_the_papers_law():
     generator = torch.Generator().manual_seed(0)
     x = torch.full((200, 1, 10, 10), 2.0)
@@ -125,6 +141,7 @@ def test_errors_name_the_argument():
         ({"label_smoothing": 1.0}, "label_smoothing"),
         ({"snapshots": (4,)}, "snapshots"),
         ({"seed": -1}, "seed"),
+        ({"precision": "float16"}, "precision"),
     ]:
         with pytest.raises((ValueError, TypeError), match=name):
             run(model, train, test, **kwargs)

@@ -10,6 +10,11 @@ On the CPU a convolutional model is trained and evaluated in the channels-last m
 (oneDNN's fast layout for convolution, pooling and batch norm); only the layout changes, not the
 computation, and the returned model and snapshots are in the default layout again. The optimizer
 runs its fused implementation on the CPU and CUDA: the same update, one kernel for all parameters.
+With ``precision="auto"`` the forward and backward passes run in bfloat16 mixed precision where the
+device computes bfloat16 natively (:func:`mgn.device.resolve_precision`): convolutions and matrix
+products in bfloat16, weights, optimizer state, masks, the loss and batch statistics in float32.
+On the CPU the trainer also lets glibc reuse freed large buffers
+(:func:`mgn.device.keep_freed_memory`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from torch import nn
 
 from mgn._validation import check_kappa, check_positive, check_snapshot_epochs
 from mgn.checkpoint import fingerprint, load_state, save_state
-from mgn.device import resolve_device
+from mgn.device import autocast, keep_freed_memory, resolve_device, resolve_precision
 from mgn.progress import progress
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -44,6 +49,7 @@ class ClassifierResult:
         mean cross-entropy without label smoothing.
     snapshots : ``{epoch: state_dict}`` (on the CPU) after each epoch listed in ``snapshots``.
     model : the trained model (on the training device, in eval mode).
+    precision : ``"float32"`` or ``"bfloat16"``, the precision it was trained and evaluated in.
     """
 
     train_accuracy: list[float] = field(default_factory=list)
@@ -52,6 +58,7 @@ class ClassifierResult:
     test_loss: list[float] = field(default_factory=list)
     snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
     model: nn.Module | None = None
+    precision: str = "float32"
 
     @property
     def gap(self) -> list[float]:
@@ -61,14 +68,24 @@ class ClassifierResult:
 
 @torch.inference_mode()
 def evaluate(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int = 256,
+    precision: str = "auto",
 ) -> tuple[float, float]:
-    """Clean accuracy and mean cross-entropy of ``model`` (eval mode) on ``images``, ``labels``."""
+    """Clean accuracy and mean cross-entropy of ``model`` (eval mode) on ``images``, ``labels``.
+
+    ``precision`` as in :func:`train_classifier`; the loss is summed in float32. Batches of 256:
+    measured on the CPU, the CNN took 1.3-1.5 times as long per image in batches of 1,000.
+    """
+    dtype = resolve_precision(precision, images.device)
     was_training = model.training
     model.eval()
     correct, loss = 0, 0.0
     for start in range(0, len(labels), batch_size):
-        logits = model(images[start : start + batch_size])
+        with autocast(images.device, dtype):
+            logits = model(images[start : start + batch_size]).float()
         target = labels[start : start + batch_size]
         correct += int((logits.argmax(1) == target).sum())
         loss += float(nn.functional.cross_entropy(logits, target, reduction="sum"))
@@ -145,6 +162,7 @@ def train_classifier(
     seed: int = 0,
     snapshots: Sequence[int] = (),
     device: str | torch.device = "auto",
+    precision: str = "auto",
     checkpoint: str | os.PathLike | None = None,
     show_progress: bool = True,
 ) -> ClassifierResult:
@@ -168,6 +186,8 @@ def train_classifier(
     seed : seeds the generator of every shuffle, crop, flip and mask, and dropout.
     snapshots : epochs (1-based) after which to keep a copy of the weights.
     device : where the data and the model live (``"auto"``: CUDA when available).
+    precision : ``"float32"``, ``"bfloat16"`` (mixed precision, as above) or ``"auto"``: bfloat16
+        where the device computes it natively, float32 elsewhere. Training and evaluation use it.
     checkpoint : file to save the state to after every epoch (atomically) and resume from.
     show_progress : show a progress bar over epochs (silent in CI and under the book's runner).
     """
@@ -177,6 +197,10 @@ def train_classifier(
     test_x, test_y = _group("test", test)
     augment = train_x.shape[1] == 3 if augment is None else bool(augment)
     device = resolve_device(device)
+    dtype = resolve_precision(precision, device)
+    precision = str(dtype).removeprefix("torch.")
+    if device.type == "cpu":
+        keep_freed_memory()
     model = _channels_last(copy.deepcopy(model).to(device), device)
     train_x, train_y = train_x.to(device), train_y.to(device)
     test_x, test_y = test_x.to(device), test_y.to(device)
@@ -187,7 +211,7 @@ def train_classifier(
         options["fused"] = True  # one kernel per step for all parameters: the same update rule
     opt = OPTIMIZERS[optimizer](model.parameters(), **options)
     generator = torch.Generator(device=device).manual_seed(seed)
-    result = ClassifierResult()
+    result = ClassifierResult(precision=precision)
     settings = {
         "kappa": kappa,
         "epochs": epochs,
@@ -201,6 +225,7 @@ def train_classifier(
         "seed": seed,
         "snapshots": snapshots,
         "device": device.type,
+        "precision": precision,
     }
     rng_devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices, device_type=device.type):
@@ -228,16 +253,20 @@ def train_classifier(
                 x = train_x[index]
                 if augment:
                     x = augment_batch(x, generator)
-                logits = model(mask_batch(x, kappa, generator))
+                with autocast(device, dtype):
+                    logits = model(mask_batch(x, kappa, generator))
                 loss = nn.functional.cross_entropy(
-                    logits, train_y[index], label_smoothing=label_smoothing
+                    logits.float(), train_y[index], label_smoothing=label_smoothing
                 )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             for name, value in zip(
                 RECORDS,
-                (*evaluate(model, train_x, train_y), *evaluate(model, test_x, test_y)),
+                (
+                    *evaluate(model, train_x, train_y, precision=precision),
+                    *evaluate(model, test_x, test_y, precision=precision),
+                ),
                 strict=True,
             ):
                 getattr(result, name).append(value)
