@@ -172,7 +172,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    fast = str(resolve_precision("auto", device)).removeprefix("torch.")
+    fast = resolve_precision("auto", device)
     print(
         f"One epoch of masked training (kappa = {KAPPA}, batch {BATCH}, Adam) on "
         f"{describe_device(device)},\nbest of {args.repeats} runs in wall seconds; ratio = plain / "

@@ -52,23 +52,23 @@ def native_bfloat16(device: torch.device) -> bool:
     return False
 
 
-def resolve_precision(precision: str, device: str | torch.device = "auto") -> torch.dtype:
-    """The dtype of the matrix products and convolutions under :func:`autocast`.
+def resolve_precision(precision: str, device: str | torch.device = "auto") -> str:
+    """``"float32"`` or ``"bfloat16"``: the precision of the matrix products under :func:`autocast`.
 
-    ``"float32"`` or ``"bfloat16"`` as asked; ``"auto"`` is bfloat16 where :func:`native_bfloat16`
-    holds, float32 elsewhere. Raises ``ValueError`` naming ``precision`` for anything else.
+    Either name is returned as asked; ``"auto"`` is bfloat16 where :func:`native_bfloat16` holds,
+    float32 elsewhere. Raises ``ValueError`` naming ``precision`` for anything else.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "auto":
-        native = native_bfloat16(resolve_device(device))
-        return torch.bfloat16 if native else torch.float32
-    return getattr(torch, precision)
+        return "bfloat16" if native_bfloat16(resolve_device(device)) else "float32"
+    return precision
 
 
-def autocast(device: torch.device, dtype: torch.dtype):
-    """Mixed precision on ``device``: matrix products in ``dtype`` (a no-op for float32), while
+def autocast(device: torch.device, precision: str):
+    """Mixed precision on ``device``: matrix products in ``precision`` (a no-op for float32), while
     weights, optimizer state, the loss and reductions stay in float32 (PyTorch's autocast)."""
+    dtype = getattr(torch, precision)
     return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
 
 

@@ -140,11 +140,11 @@ setting = (
     if paper_scale
     else "the CPU setting: " + ", ".join(d for d in departures if d)
 )
-dtype = str(resolve_precision(precision, device)).removeprefix("torch.")
+run_precision = resolve_precision(precision, device)
 arithmetic = (
     "bfloat16 mixed precision (convolutions and matrix products in bfloat16; weights, optimizer "
     "state, masks and losses in float32), which this device computes natively"
-    if dtype == "bfloat16"
+    if run_precision == "bfloat16"
     else "float32"
 )
 display(
@@ -203,29 +203,32 @@ def make_model(kind: str, kappa: float):
     return CNN(shape, channels=tuple(channels))
 
 
+def fit(kind, kappa, j, n_epochs, masked=True, arithmetic=precision, checkpoint=None):
+    """One model of ``kind`` trained with seed ``seed + j`` (its initial weights and every draw)."""
+    torch.manual_seed(seed + j)
+    return train_classifier(
+        make_model(kind, kappa),
+        split.target_train,
+        split.target_test,
+        kappa if masked else 0.0,
+        n_epochs,
+        **RECIPES["cnn" if kind == "cnn" else "mlp"],
+        batch_size=batch_size,
+        seed=seed + j,
+        device=device,
+        precision=arithmetic,
+        checkpoint=checkpoint,
+    )
+
+
 def sweep(kind: str, seeds: int, n_epochs: int, masked: bool = True) -> dict:
     """Train one model per (kappa, seed); per-epoch clean records, shape (kappa, seed, epoch)."""
     records = {name: np.zeros((len(kappas), seeds, n_epochs)) for name in ("train", "test")}
     records["official"] = np.full((len(kappas), seeds), np.nan)
-    recipe = RECIPES["cnn" if kind == "cnn" else "mlp"]
     for i, kappa in enumerate(kappas):
         for j in range(seeds):
-            torch.manual_seed(seed + j)
-            model = make_model(kind, kappa)
             path = Path(checkpoint_dir) / f"07_{kind}_{kappa:g}_{j}.pt" if checkpoint_dir else None
-            result = train_classifier(
-                model,
-                split.target_train,
-                split.target_test,
-                kappa if masked else 0.0,
-                n_epochs,
-                **recipe,
-                batch_size=batch_size,
-                seed=seed + j,
-                device=device,
-                precision=precision,
-                checkpoint=path,
-            )
+            result = fit(kind, kappa, j, n_epochs, masked, checkpoint=path)
             records["train"][i, j] = result.train_accuracy
             records["test"][i, j] = result.test_accuracy
             if official_test is not None:
@@ -556,22 +559,10 @@ display(
 # broken precision costs, tens of points.
 
 # %%
-other = "float32" if dtype == "bfloat16" else "bfloat16"
+other = "float32" if run_precision == "bfloat16" else "bfloat16"
 rows = []
 for i in (0, len(kappas) - 1):
-    torch.manual_seed(seed)
-    again = train_classifier(
-        make_model("cnn", kappas[i]),
-        split.target_train,
-        split.target_test,
-        kappas[i],
-        cnn_epochs,
-        **RECIPES["cnn"],
-        batch_size=batch_size,
-        seed=seed,
-        device=device,
-        precision=other,
-    )
+    again = fit("cnn", kappas[i], 0, cnn_epochs, arithmetic=other)
     ours, theirs = cnn["test"][i, 0, -1], again.test_accuracy[-1]
     band = cnn["test"][i, :, -1].max() - cnn["test"][i, :, -1].min()
     rows.append(
@@ -582,16 +573,16 @@ for i in (0, len(kappas) - 1):
     results.add(
         Check.at_most(
             f"cnn_precision_agrees_kappa_{kappas[i]:g}",
-            f"CNN, seed {seed}, kappa = {kappas[i]:g}: |test accuracy in {dtype} - in {other}| "
-            f"at most {100 * precision_tolerance:g} points",
+            f"CNN, seed {seed}, kappa = {kappas[i]:g}: |test accuracy in {run_precision} - in "
+            f"{other}| at most {100 * precision_tolerance:g} points",
             abs(theirs - ours),
             precision_tolerance,
         )
     )
 display(
     Markdown(
-        f"| $\\kappa$ | {dtype} (%) | {other} (%) | difference (points) | seed band (points) |\n"
-        "|---|---|---|---|---|\n"
+        f"| $\\kappa$ | {run_precision} (%) | {other} (%) | difference (points) "
+        "| seed band (points) |\n|---|---|---|---|---|\n"
         + "\n".join(rows)
         + f"\n\nTolerance: {100 * precision_tolerance:g} points of test accuracy "
         f"({len(split.target_test.labels):,} test images: one image is "
