@@ -552,11 +552,11 @@ display(
 # the first seed is trained again in the *other* precision (float32 where the run used bfloat16
 # mixed precision, and the reverse) at the smallest and the largest $\kappa$, with the same seed:
 # the same initial weights, batches, masks and dropout draws, so only the rounding differs. Over
-# many steps a rounding difference grows as a change of seed does, so the two accuracies differ
-# by about as much as two seeds do: while writing this chapter, three float32 seeds of the CPU
-# setting ended 4.5 points apart at $\kappa = 1.8$ (76.1% to 80.6%; bfloat16: 78.2% to 79.9%). The
-# check (`precision_tolerance`, stated below the table) allows that spread and fails on what a
-# broken precision costs, tens of points.
+# many steps a rounding difference grows as a change of seed does, so the two accuracies can
+# differ by about as much as two seeds do; the last column gives this run's seed band, a rough
+# gauge with two seeds. The check (`precision_tolerance`, stated below the table) allows a few
+# points and fails on what a broken precision costs: a bfloat16 path that did not learn at all
+# would lose tens of points.
 
 # %%
 other = "float32" if run_precision == "bfloat16" else "bfloat16"
