@@ -156,7 +156,7 @@ display(
 # a cosine schedule over the epochs, label smoothing `mlp_label_smoothing` (the paper names the
 # ingredients, not their values: these values are ours). CNN (the paper: Adam, learning rate
 # $10^{-3}$, weight decay $10^{-5}$, batch 128): as stated, with a constant learning rate. The
-# architectures are SPEC's: MLP = flatten, 4096 GELU units, dropout 0.2, 10 logits; CNN =
+# architectures are the authors': MLP = flatten, 4096 GELU units, dropout 0.2, 10 logits; CNN =
 # 2x[conv3x3(32)+BN+ReLU], maxpool, dropout 0.2, 2x[conv3x3(64)+BN+ReLU], maxpool, dropout 0.3,
 # FC 100+ReLU, dropout 0.5, FC 10. The CPU setting keeps the recipes and the CNN, and shrinks the
 # MLP's width, the epochs and the seeds (stated above) so that the chapter builds on two CPU cores
