@@ -1,8 +1,9 @@
-"""Membership attacks, their metrics, batched snapshot scoring and DP-SGD (mgn.privacy)."""
+"""Membership attacks, their metrics, batched snapshot scoring, DP-SGD and chapter 8's pipeline."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,17 +12,30 @@ from scipy.stats import norm
 from torch import nn
 
 from mgn.privacy import (
+    ATTACKS,
+    SeedRange,
+    attack_range,
+    attack_snapshots,
+    auc_fall,
+    distance_from_chance,
+    dominated,
     dp_compatible,
+    dpsgd_target,
     evaluate_attack,
+    has_proper_interval,
     loss_threshold,
     ml_leaks,
+    null_attack,
     per_example_loss,
     rmia,
+    seed_range,
     select_snapshots,
     snapshot_probabilities,
     train_dpsgd,
+    train_target_shadow,
     true_label_probability,
 )
+from mgn.vision import MLP, as_seen_by, membership_split, train_classifier
 
 
 def softmax_rows(n: int, confidence: float, seed: int, classes: int = 10) -> np.ndarray:
@@ -189,3 +203,182 @@ def test_bad_inputs_are_named():
             noise_multiplier=1.0,
             snapshots=(3,),
         )
+
+
+def tiny_split():
+    """A membership split of 80 random 1x4x4 images labelled by brightness: 4 groups of 20."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (80, 1, 4, 4), generator=generator, dtype=torch.uint8)
+    images[40:] //= 2  # the two pairs get different statistics
+    labels = (images.float().mean((1, 2, 3)) // 40).long().clamp_max(3)  # 4 brightness classes
+    return membership_split(images, labels, group_size=20)
+
+
+def make_tiny_mlp():
+    return MLP((1, 4, 4), hidden=16, n_classes=4, dropout=0.0)
+
+
+TINY = dict(lr=1e-2, batch_size=10, device="cpu")
+
+
+def test_train_target_shadow_trains_each_model_on_its_pair_with_its_seed():
+    split = tiny_split()
+    before = torch.get_rng_state()
+    pair = train_target_shadow(make_tiny_mlp, split, 0.5, 3, seed=2, snapshots=(1, 3), **TINY)
+    assert torch.equal(torch.get_rng_state(), before)  # the global generator is left as it was
+    for run, seed, train, test in (
+        (pair.target, 2, split.target_train, split.target_test),
+        (pair.shadow, 1002, split.shadow_train, split.shadow_test),
+    ):
+        torch.manual_seed(seed)
+        direct = train_classifier(
+            make_tiny_mlp(), train, test, 0.5, 3, **TINY, weight_decay=1e-7, augment=False,
+            seed=seed, snapshots=(1, 3), precision="float32",
+        )  # fmt: skip
+        assert run.test_accuracy == direct.test_accuracy
+        for key, value in direct.snapshots[3].items():
+            assert torch.equal(run.snapshots[3][key], value)
+    assert not torch.equal(
+        pair.target.snapshots[3]["out.weight"], pair.shadow.snapshots[3]["out.weight"]
+    )
+
+
+def test_attack_snapshots_gives_one_record_per_snapshot_with_each_pair_s_statistics():
+    split = tiny_split()
+    pair = train_target_shadow(make_tiny_mlp, split, 0.0, 3, snapshots=(1, 3), **TINY)
+    records = attack_snapshots(split, pair, [1, 3], n_bootstrap=5, seed=1)
+    assert list(records) == [1, 3]
+    assert all(list(record) == list(ATTACKS) for record in records.values())
+    assert all(r.scores.shape == (40,) for record in records.values() for r in record.values())
+    assert not np.array_equal(records[1]["RMIA"].scores, records[3]["RMIA"].scores)
+
+    def probabilities(run, images):
+        return snapshot_probabilities(run.model, [run.snapshots[3]], images)[0]
+
+    def p(run, images, group):
+        return true_label_probability(probabilities(run, images), group.labels)
+
+    def rmia_with(view):
+        tt, ts, st = split.target_train, split.target_test, split.shadow_test
+        return rmia(
+            p(pair.target, tt.images, tt),
+            p(pair.target, ts.images, ts),
+            p(pair.shadow, view("target_train", "shadow"), tt),
+            p(pair.shadow, view("target_test", "shadow"), ts),
+            p(pair.target, view("shadow_test", "target"), st),
+            p(pair.shadow, st.images, st),
+            n_bootstrap=5,
+            seed=1,
+        )
+
+    np.testing.assert_array_equal(
+        records[3]["RMIA"].scores, rmia_with(lambda g, to: as_seen_by(split, g, to)).scores
+    )
+    unconverted = rmia_with(lambda g, to: getattr(split, g).images)  # each pair's own statistics
+    assert not np.array_equal(records[3]["RMIA"].scores, unconverted.scores)
+    loss = loss_threshold(
+        per_example_loss(
+            probabilities(pair.target, split.target_train.images), split.target_train.labels
+        ),
+        per_example_loss(
+            probabilities(pair.target, split.target_test.images), split.target_test.labels
+        ),
+        n_bootstrap=5,
+        seed=1,
+    )
+    assert records[3]["loss threshold"].auc == loss.auc
+    assert records[3]["loss threshold"].auc_interval == loss.auc_interval
+    with pytest.raises(ValueError, match="no snapshot was kept at epoch 2"):
+        attack_snapshots(split, pair, [2])
+
+
+def test_dpsgd_target_is_a_seeded_attack_on_a_dp_training():
+    split = tiny_split()
+    before = torch.get_rng_state()
+    options = dict(seed=3, batch_size=10, n_bootstrap=5)
+    run = dpsgd_target(make_tiny_mlp, split, 1.0, 2, **options)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert math.isfinite(run.epsilon) and run.epsilon > 0
+    assert 0 <= run.accuracy <= 1 and abs(run.accuracy * 20 - round(run.accuracy * 20)) < 1e-5
+    assert run.attack.scores.shape == (40,) and run.attack.labels.sum() == 20
+    again = dpsgd_target(make_tiny_mlp, split, 1.0, 2, **options)
+    assert (again.epsilon, again.accuracy, again.attack.auc) == (
+        run.epsilon,
+        run.accuracy,
+        run.attack.auc,
+    )
+    assert dpsgd_target(make_tiny_mlp, split, 4.0, 2, **options).epsilon < run.epsilon
+
+
+def synthetic_attack(shift: float, seed: int, n: int = 200):
+    rng = np.random.default_rng(seed)
+    return evaluate_attack(rng.normal(shift, 1, n), rng.normal(0, 1, n), n_bootstrap=50, seed=seed)
+
+
+def test_null_attack_is_at_chance_and_reproduces_the_loss_threshold_on_halves():
+    losses = np.random.default_rng(0).exponential(size=(2, 300))
+    result = loss_threshold(losses[0] * 0.2, losses[1], n_bootstrap=0)
+    assert result.auc > 0.8
+    null = null_attack(result, split_seed=4, n_bootstrap=50, seed=2)
+    halves = np.array_split(np.random.default_rng(4).permutation(300), 2)
+    direct = loss_threshold(losses[1][halves[0]], losses[1][halves[1]], n_bootstrap=50, seed=2)
+    assert (null.auc, null.auc_interval) == (direct.auc, direct.auc_interval)
+    assert null.auc_interval[0] < 0.5 < null.auc_interval[1]
+    assert null.labels.sum() == 150
+    with pytest.raises(ValueError, match="at least 2 non-member"):
+        null_attack(evaluate_attack([1.0, 2.0], [0.5], n_bootstrap=0), split_seed=0)
+
+
+def test_attack_range_pools_seeds():
+    results = [synthetic_attack(1.0, 0), synthetic_attack(1.5, 1)]
+    auc = attack_range(results)
+    assert auc.mean == pytest.approx((results[0].auc + results[1].auc) / 2, abs=1e-15)
+    assert auc.low == min(r.auc_interval[0] for r in results)
+    assert auc.high == max(r.auc_interval[1] for r in results)
+    tpr = attack_range(results, tpr_at=0.01)
+    assert tpr.high == max(r.tpr_interval[0.01][1] for r in results)
+    assert tpr.mean == pytest.approx(np.mean([r.tpr_at[0.01] for r in results]))
+    assert attack_range(results[:1]) == (results[0].auc, *results[0].auc_interval)
+    with pytest.raises(ValueError, match="tpr_at"):
+        attack_range(results, tpr_at=0.05)
+    with pytest.raises(ValueError, match="results"):
+        attack_range([])
+
+
+def test_seed_range_and_its_text():
+    assert seed_range([0.2, 0.4, 0.3]) == pytest.approx((0.3, 0.2, 0.4))
+    assert SeedRange(0.3, 0.2, 0.4).formatted() == "0.300 [0.200, 0.400]"
+    assert SeedRange(0.3, 0.2, 0.4).formatted(1) == "0.3 [0.2, 0.4]"
+    with pytest.raises(ValueError, match="values"):
+        seed_range([])
+
+
+@pytest.mark.parametrize(
+    ("other", "expected"),
+    [
+        (SeedRange(0.60, 0.55, 0.65), "resolved fall"),
+        (SeedRange(0.90, 0.86, 0.95), "resolved rise"),
+        (SeedRange(0.78, 0.70, 0.80), "unresolved fall"),
+        (SeedRange(0.82, 0.70, 0.90), "no fall"),
+        (SeedRange(0.80, 0.70, 0.90), "no fall"),
+    ],
+)
+def test_auc_fall(other, expected):
+    assert auc_fall(SeedRange(0.80, 0.75, 0.85), other) == expected
+
+
+def test_dominated_counts_ties_as_dominated():
+    assert dominated((0.6, 0.8), [(0.6, 0.8)])
+    assert dominated((0.6, 0.8), [(0.7, 0.9), (0.55, 0.85)])
+    assert not dominated((0.6, 0.8), [(0.61, 0.9), (0.5, 0.79)])
+    assert not dominated((0.6, 0.8), [])
+
+
+def test_interval_checks_of_one_attack():
+    result = synthetic_attack(1.0, 0)
+    assert has_proper_interval(result)
+    assert distance_from_chance(replace(result, auc_interval=(0.55, 0.7))) == pytest.approx(0.05)
+    assert distance_from_chance(replace(result, auc_interval=(0.3, 0.45))) == pytest.approx(0.05)
+    assert distance_from_chance(replace(result, auc_interval=(0.4, 0.6))) == 0.0
+    for bad in [(math.nan, 1.0), (0.0, math.inf), (result.auc + 0.01, 1.0)]:
+        assert not has_proper_interval(replace(result, auc_interval=bad))

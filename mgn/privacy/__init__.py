@@ -1,29 +1,62 @@
-"""Membership inference under the mask (SPEC section 7, Figures 5-7): attacks, metrics, DP-SGD."""
+"""Membership inference under the mask (chapter 8, Figures 5-7): attacks, metrics, DP-SGD."""
 
-from mgn.privacy.attacks import loss_threshold, ml_leaks, rmia, top_k_features
+from mgn.privacy.attacks import loss_threshold, ml_leaks, null_attack, rmia, top_k_features
 from mgn.privacy.dpsgd import DPTraining, dp_compatible, train_dpsgd
 from mgn.privacy.metrics import FPR_LEVELS, AttackResult, evaluate_attack, tpr_at_fpr
+from mgn.privacy.pipeline import (
+    ATTACKS,
+    DPTarget,
+    TargetShadow,
+    attack_snapshots,
+    dpsgd_target,
+    train_target_shadow,
+)
 from mgn.privacy.snapshots import (
     per_example_loss,
     select_snapshots,
     snapshot_probabilities,
     true_label_probability,
 )
+from mgn.privacy.summary import (
+    FALLS,
+    SeedRange,
+    attack_range,
+    auc_fall,
+    distance_from_chance,
+    dominated,
+    has_proper_interval,
+    seed_range,
+)
 
 __all__ = [
+    "ATTACKS",
+    "FALLS",
     "FPR_LEVELS",
     "AttackResult",
+    "DPTarget",
     "DPTraining",
+    "SeedRange",
+    "TargetShadow",
+    "attack_range",
+    "attack_snapshots",
+    "auc_fall",
+    "distance_from_chance",
+    "dominated",
     "dp_compatible",
+    "dpsgd_target",
     "evaluate_attack",
+    "has_proper_interval",
     "loss_threshold",
     "ml_leaks",
+    "null_attack",
     "per_example_loss",
     "rmia",
+    "seed_range",
     "select_snapshots",
     "snapshot_probabilities",
     "top_k_features",
     "tpr_at_fpr",
     "train_dpsgd",
+    "train_target_shadow",
     "true_label_probability",
 ]

@@ -8,6 +8,9 @@
 * :func:`rmia`: the relative membership inference attack of Zarifzadeh, Liu and Shokri (2024) in
   its offline form: reference models trained without the examples attacked, and population
   samples known to be non-members of the target.
+* :func:`null_attack`: any attack's scores on two random halves of the target's non-members, one
+  half posing as members. No example is a member, so its AUC must sit at chance: a check of the
+  pipeline (a label mix-up or statistics of the wrong group would move it).
 """
 
 from __future__ import annotations
@@ -196,3 +199,27 @@ def rmia(
     return evaluate_attack(
         score(arrays["target_in"]), score(arrays["target_out"]), n_bootstrap=n_bootstrap, seed=seed
     )
+
+
+def null_attack(
+    result: AttackResult, *, split_seed: int, n_bootstrap: int = 200, seed: int = 0
+) -> AttackResult:
+    """The scores of ``result``'s non-members, split in two random halves, as an attack.
+
+    Parameters
+    ----------
+    result
+        An attack on a model; only its non-member scores (``labels == 0``) are used.
+    split_seed
+        Seed of the random permutation that cuts the non-members into two halves (the first,
+        one larger when their number is odd, poses as the members).
+    n_bootstrap, seed
+        Bootstrap resamples and seed of the intervals, as in :func:`evaluate_attack`.
+    """
+    nonmembers = result.scores[result.labels == 0]
+    if len(nonmembers) < 2:
+        raise ValueError(
+            f"result must have at least 2 non-member scores to split, got {len(nonmembers)}"
+        )
+    halves = np.array_split(np.random.default_rng(split_seed).permutation(len(nonmembers)), 2)
+    return evaluate_attack(*(nonmembers[h] for h in halves), n_bootstrap=n_bootstrap, seed=seed)

@@ -1,5 +1,6 @@
-"""Real images under the Gaussian mask (SPEC section 7): loaders, the split, models and training."""
+"""Real images under the Gaussian mask (chapters 7 and 8): loaders, the split, models, training."""
 
+from mgn.vision.accuracy import Decline, SweepSummary, decline, summarise_sweep
 from mgn.vision.images import (
     ImageData,
     load_cifar10,
@@ -7,23 +8,40 @@ from mgn.vision.images import (
     resolve_images,
 )
 from mgn.vision.models import CNN, MLP
-from mgn.vision.smoothed_mlp import SmoothedMLP, expected_hidden
-from mgn.vision.split import ImageGroup, MembershipSplit, membership_split
+from mgn.vision.smoothed_mlp import SmoothedMLP, expected_hidden, masked_hidden_mean
+from mgn.vision.split import (
+    GROUPS,
+    PAIRS,
+    ImageGroup,
+    MembershipSplit,
+    as_seen_by,
+    membership_split,
+    standardise,
+)
 from mgn.vision.trainer import ClassifierResult, evaluate, train_classifier
 
 __all__ = [
     "CNN",
+    "GROUPS",
+    "PAIRS",
     "ClassifierResult",
+    "Decline",
     "MLP",
     "ImageData",
     "ImageGroup",
     "MembershipSplit",
     "SmoothedMLP",
+    "SweepSummary",
+    "as_seen_by",
+    "decline",
     "load_cifar10",
     "load_mnist5k",
     "evaluate",
     "expected_hidden",
+    "masked_hidden_mean",
     "membership_split",
     "resolve_images",
+    "standardise",
+    "summarise_sweep",
     "train_classifier",
 ]
