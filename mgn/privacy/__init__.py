@@ -1,7 +1,7 @@
 """Membership inference under the mask (SPEC section 7, Figures 5-7): attacks, metrics, DP-SGD."""
 
 from mgn.privacy.attacks import loss_threshold, ml_leaks, rmia, top_k_features
-from mgn.privacy.dpsgd import DPTraining, dp_compatible, train_dpsgd
+from mgn.privacy.dpsgd import DPSGDResult, dp_compatible, train_dpsgd
 from mgn.privacy.metrics import FPR_LEVELS, AttackResult, evaluate_attack, tpr_at_fpr
 from mgn.privacy.snapshots import (
     per_example_loss,
@@ -13,7 +13,7 @@ from mgn.privacy.snapshots import (
 __all__ = [
     "FPR_LEVELS",
     "AttackResult",
-    "DPTraining",
+    "DPSGDResult",
     "dp_compatible",
     "evaluate_attack",
     "loss_threshold",
