@@ -3,7 +3,7 @@
 The plain way runs one setting after another, and inside it one worker after another: an
 ``nn.Module`` and a ``torch.optim.SGD`` per worker, a fresh mask per local step, autograd, the
 models averaged through their ``state_dict`` each round and the clean loss recorded.
-``mgn.distributed.train_local_sgd_sweep`` advances all workers, kappas and seeds of one tau in one
+``mgn.distributed.train_local_sgd`` (with a replicate axis) advances all workers, kappas and seeds of one tau in one
 batched program. Both run single-threaded, side by side in one process (target: >= 5x on the CPU).
 Then the real thing: a 2-process gloo run (``torchrun --standalone``) against the simulation of
 the same run, time per round.
@@ -26,7 +26,7 @@ import torch
 from train_sweep import TwoLayer
 
 from mgn.data import init_network, sphere_teacher_data
-from mgn.distributed import train_local_sgd, train_local_sgd_sweep
+from mgn.distributed import train_local_sgd
 
 KAPPAS, TAUS = (0.0, 0.2, 0.6, 1.0), (1, 5, 20)
 N, D, M, LR, WORKERS = 500, 20, 100, 0.005, 4
@@ -92,9 +92,9 @@ def main() -> None:
 
     def batched():
         for tau in TAUS:
-            train_local_sgd_sweep(
+            train_local_sgd(
                 X, y, W0.expand(args.seeds, -1, -1), a, KAPPAS, LR, args.steps // tau, tau,
-                WORKERS, seeds, device="cpu", show_progress=False,
+                WORKERS, seed=0, device="cpu", show_progress=False,
             )  # fmt: skip
 
     def plain():
@@ -115,7 +115,7 @@ def main() -> None:
     gloo = gloo_seconds_per_round(args.gloo_rounds, tau)
     cpu_s, wall_s = cpu_and_wall(
         lambda: train_local_sgd(
-            X, y, W0, a, [0.6], LR, args.gloo_rounds, tau, 2, 0, device="cpu", show_progress=False
+            X, y, W0, a, [0.6], LR, args.gloo_rounds, tau, 2, device="cpu", show_progress=False
         )
     )
     print(f"2 workers, tau = {tau}, {args.gloo_rounds} rounds, same problem:")

@@ -1,8 +1,8 @@
-"""Figure 3a's sweep (7 kappas x 5 seeds, 2000 steps): a plain PyTorch loop vs ``train_masked_sweep``.
+"""Figure 3a's sweep (7 kappas x 5 seeds, 2000 steps): a plain PyTorch loop vs ``train_masked_gd``.
 
 The plain way trains one run at a time: an ``nn.Module`` with ``nn.Linear(d, m, bias=False)`` and
 the fixed output weights ``a``, a fresh mask each step, autograd, ``torch.optim.SGD``, and the
-clean loss recorded each step. ``mgn.train_masked_sweep`` advances all 35 runs in one batched
+clean loss recorded each step. ``mgn.train_masked_gd`` advances all 35 runs in one batched
 program with the gradient written out by hand. Both are timed single-threaded and with all
 threads; the ratio is printed (targets: 3x on the CPU, 20x on a GPU). Finally the share of a
 batched step spent in its matrix products, and their speed against a large square GEMM (the
@@ -23,7 +23,7 @@ from torch import nn
 
 from mgn.data import init_network, sphere_teacher_data
 from mgn.device import describe_device, resolve_device
-from mgn.train import _BatchedRuns, train_masked_sweep
+from mgn.train import train_masked_gd
 
 KAPPAS = (0.0, 0.05, 0.2, 0.4, 0.6, 1.0, 2.0)
 N, D, M, LR, PAPER_STEPS = 500, 20, 100, 0.005, 2000
@@ -84,31 +84,33 @@ def timed(fn, device: torch.device):
 def matmul_share(X, y, W0s, a_s, device, block: int = 10, repeats: int = 7):
     """Seconds per batched step, seconds of its bmm calls alone, their GFLOP/s.
 
-    Each is the median of ``repeats`` timings of ``block`` steps.
+    The step time is the median of ``repeats`` timed sweeps of ``block`` steps (recording included,
+    so the per-step cost is slightly overstated); the bmm calls are the six products of one step
+    (module docstring of ``mgn.train``) on tensors of the sweep's shapes.
     """
-    runs = _BatchedRuns(X, y, W0s, a_s, KAPPAS, LR, block * (repeats + 1), 0, None, device, device)
-    steps = iter(range(block * (repeats + 1)))
-
-    def some_steps():
-        for _ in range(block):
-            runs.step(next(steps))
-        synchronize(device)
-
-    step_time = median_seconds(some_steps, repeats=repeats + 1) / block
-    Z, B = runs.Z, runs.W.shape[0]
-    clean = runs.hidden.view(B, M, N)
-    masked = runs.hidden[: (B - Z) * M * N].view(B - Z, M, N)
-    weighted_clean = runs.weighted[: Z * D * N].view(Z, D, N)
-    weighted_masked = runs.weighted[: (B - Z) * D * N].view(B - Z, D, N)
+    step_time = (
+        median_seconds(
+            lambda: train_masked_gd(
+                X, y, W0s, a_s, KAPPAS, LR, block, device=device, show_progress=False
+            ),
+            repeats=repeats,
+        )
+        / block
+    )
+    B, Z = len(KAPPAS) * W0s.shape[0], W0s.shape[0] * KAPPAS.count(0.0)
+    W, X_T = torch.randn(B, M, D, device=device), torch.randn(B, D, N, device=device)
+    a_scaled = torch.randn(B, 1, M, device=device)
+    hidden, weighted = torch.empty(B, M, N, device=device), torch.randn(B, D, N, device=device)
+    grad_T = torch.empty(B, D, M, device=device)
 
     def products():
         for _ in range(block):
-            torch.bmm(runs.W, runs.X_T, out=clean)
-            torch.bmm(runs.a_scaled, clean)
-            torch.bmm(weighted_clean, clean[:Z].transpose(1, 2), out=runs.grad_T[:Z])
-            torch.bmm(runs.W[Z:], runs.masked_X_T, out=masked)
-            torch.bmm(runs.a_scaled[Z:], masked)
-            torch.bmm(weighted_masked, masked.transpose(1, 2), out=runs.grad_T[Z:])
+            torch.bmm(W, X_T, out=hidden)
+            torch.bmm(a_scaled, hidden)
+            torch.bmm(weighted[:Z], hidden[:Z].transpose(1, 2), out=grad_T[:Z])
+            torch.bmm(W[Z:], X_T[Z:], out=hidden[Z:])
+            torch.bmm(a_scaled[Z:], hidden[Z:])
+            torch.bmm(weighted[Z:], hidden[Z:].transpose(1, 2), out=grad_T[Z:])
         synchronize(device)
 
     bmm_time = median_seconds(products, repeats=repeats) / block
@@ -154,14 +156,14 @@ def main() -> None:
         torch.set_num_threads(threads)
         plain, plain_s = timed(lambda: plain_sweep(X, y, W0s, a_s, args.steps, device), device)
         batched, batched_s = timed(
-            lambda: train_masked_sweep(
+            lambda: train_masked_gd(
                 X, y, W0s, a_s, KAPPAS, LR, args.steps, device=device, show_progress=False
             ),
             device,
         )
         gap = (batched.clean_loss[0] - torch.tensor(plain[0])).abs().max().item()
         print(
-            f"\n{threads} thread(s): plain loop {plain_s:7.2f} s   train_masked_sweep "
+            f"\n{threads} thread(s): plain loop {plain_s:7.2f} s   train_masked_gd "
             f"{batched_s:6.2f} s   ratio {plain_s / batched_s:5.1f}x"
         )
         print(

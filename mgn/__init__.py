@@ -48,7 +48,7 @@ from mgn.smoothed import (
     smoothed_relu,
     smoothed_relu_second_moment,
 )
-from mgn.train import TrainResult, train_masked_gd, train_masked_sweep
+from mgn.train import MaskedGDResult, train_masked_gd
 from mgn.trajectory import expected_loss_descent, probe_trajectory
 
 __all__ = [
@@ -61,10 +61,10 @@ __all__ = [
     "Identity",
     "LogNormalMask",
     "LossDecomposition",
+    "MaskedGDResult",
     "Mask",
     "MonteCarloEstimate",
     "Results",
-    "TrainResult",
     "TruncatedGaussianMask",
     "bvn_cdf",
     "clean_loss",
@@ -96,7 +96,6 @@ __all__ = [
     "sphere_teacher_data",
     "train_local_sgd",
     "train_masked_gd",
-    "train_masked_sweep",
 ]
 __version__ = "0.1.0"
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
-from mgn._validation import check_kappa, check_kappas, check_positive
 from mgn.expected_loss import clean_loss, expected_masked_loss
 from mgn.progress import progress
+from mgn.validation import check_kappa, check_kappas, check_positive
 
 
 @dataclass(frozen=True)

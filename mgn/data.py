@@ -17,8 +17,8 @@ import math
 
 import torch
 
-from mgn._validation import check_positive
 from mgn.network import network
+from mgn.validation import check_positive
 
 
 def _generator(seed: int) -> torch.Generator:

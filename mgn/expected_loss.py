@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import torch
 
-from mgn._validation import as_float_tensor, check_positive, check_rows
 from mgn.bivariate import relu_covariance, relu_variance
-from mgn.masks import GaussianFamilyMask, GaussianMask, Mask
+from mgn.masks import resolve_mask
 from mgn.network import check_network_args, network
 from mgn.smoothed import smoothed_relu
+from mgn.validation import check_positive, check_targets
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # Pairs (sample, neuron pair) handled at once by the variance: bounds memory to O(this).
@@ -32,36 +32,10 @@ _PAIRS_PER_CHUNK = 2**21
 _ENTRIES_PER_BATCH = 2**20
 
 
-def _resolve_mask(kappa: float | None, mask: Mask | None, closed_form: bool) -> Mask:
-    """The mask asked for: ``GaussianMask(kappa)``, or ``mask`` itself (one of the two)."""
-    if mask is None:
-        if kappa is None:
-            raise TypeError("give the mask scale kappa or a mask (mask=...)")
-        return GaussianMask(kappa)
-    if kappa is not None:
-        raise ValueError("give kappa or mask, not both (a mask carries its own scale)")
-    if not isinstance(mask, Mask):
-        raise TypeError(f"mask must be a mgn.masks.Mask, got {type(mask).__name__}")
-    if closed_form and not isinstance(mask, GaussianFamilyMask):
-        raise TypeError(
-            f"mask must be a GaussianFamilyMask for the closed form, got {type(mask).__name__}; "
-            "use masked_loss_monte_carlo for other masks"
-        )
-    return mask
-
-
-def _check_targets(y, X: torch.Tensor) -> torch.Tensor:
-    y = as_float_tensor("y", y, ndim=1)
-    check_rows("y", y, X.shape[0], "the rows of X")
-    if y.device != X.device:
-        raise ValueError(f"y must be on the device of X ({X.device}), got {y.device}")
-    return y.to(X.dtype)
-
-
 def clean_loss(W, a, X, y) -> torch.Tensor:
     """Clean loss L(W) = 1/2 sum_i (f(W; x_i) - y_i)^2 (SPEC section 1; a sum, not a mean)."""
     W, a, X = check_network_args(W, a, X)
-    y = _check_targets(y, X)
+    y = check_targets(y, X)
     return 0.5 * (network(W, a, X) - y).square().sum()
 
 
@@ -71,7 +45,7 @@ def smoothed_network(W, a, X, kappa: float | None = None, *, mask=None, kind: st
     Returns an (n,) tensor; at kappa = 0 it equals :func:`mgn.network` exactly.
     """
     W, a, X = check_network_args(W, a, X)
-    z, s = _resolve_mask(kappa, mask, closed_form=True).moments(W, X)
+    z, s = resolve_mask(kappa, mask, closed_form=True).moments(W, X)
     return smoothed_relu(z, s, kind) @ a / math.sqrt(W.shape[0])
 
 
@@ -105,7 +79,7 @@ def masked_output_variance(W, a, X, kappa: float | None = None, *, mask=None) ->
     of inputs, so memory stays O(n m^2) at most.
     """
     W, a, X = check_network_args(W, a, X)
-    mask = _resolve_mask(kappa, mask, closed_form=True)
+    mask = resolve_mask(kappa, mask, closed_form=True)
     return _variance_from_moments(W, a, X, mask, *mask.moments(W, X))
 
 
@@ -124,8 +98,8 @@ def expected_masked_loss(W, a, X, y, kappa: float | None = None, *, mask=None) -
     Cost O(n m^2) (SPEC section 3).
     """
     W, a, X = check_network_args(W, a, X)
-    y = _check_targets(y, X)
-    mask = _resolve_mask(kappa, mask, closed_form=True)
+    y = check_targets(y, X)
+    mask = resolve_mask(kappa, mask, closed_form=True)
     z, s = mask.moments(W, X)
     residual = smoothed_relu(z, s, "exact") @ a / math.sqrt(W.shape[0]) - y
     variance = _variance_from_moments(W, a, X, mask, z, s)
@@ -158,8 +132,8 @@ def loss_decomposition(W, a, X, y, kappa: float | None = None, *, mask=None) -> 
     f~ - f^ = m^{-1/2} sum_r a_r s_r phi(z_r/s_r) without cancellation.
     """
     W, a, X = check_network_args(W, a, X)
-    y = _check_targets(y, X)
-    mask = _resolve_mask(kappa, mask, closed_form=True)
+    y = check_targets(y, X)
+    mask = resolve_mask(kappa, mask, closed_form=True)
     z, s = mask.moments(W, X)
     root_m = math.sqrt(W.shape[0])
     exact = smoothed_relu(z, s, "exact") @ a / root_m
@@ -196,7 +170,7 @@ def quadratic_regularizer(W, a, X, kappa: float | None = None, *, mask=None) -> 
     any :class:`mgn.masks.Mask` works (its ``input_variance``), e.g. dropout with Var = p/(1-p) x^2.
     """
     W, a, X = check_network_args(W, a, X)
-    mask = _resolve_mask(kappa, mask, closed_form=False)
+    mask = resolve_mask(kappa, mask, closed_form=False)
     return 0.5 * (mask.input_variance(X) * input_gradient(W, a, X).square()).sum()
 
 
@@ -229,8 +203,8 @@ def masked_loss_monte_carlo(
     on X's device.
     """
     W, a, X = check_network_args(W, a, X)
-    y = _check_targets(y, X)
-    mask = _resolve_mask(kappa, mask, closed_form=False)
+    y = check_targets(y, X)
+    mask = resolve_mask(kappa, mask, closed_form=False)
     check_positive("draws", draws, integer=True)
     if batch is None:
         batch = max(1, _ENTRIES_PER_BATCH // X.numel())

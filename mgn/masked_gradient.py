@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
-from mgn._validation import check_positive
-from mgn.expected_loss import _check_targets, _resolve_mask, clean_loss, expected_masked_loss
+from mgn.expected_loss import clean_loss, expected_masked_loss
+from mgn.masks import resolve_mask
 from mgn.network import check_network_args
+from mgn.validation import check_positive, check_targets
 
 
 def masked_gradients(W, a, X_masked: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -45,7 +46,7 @@ def masked_gradient_bias(W, a, X, y, kappa: float | None = None, *, mask=None) -
     ``kappa = 0``.
     """
     W, a, X = check_network_args(W, a, X)
-    y = _check_targets(y, X)
+    y = check_targets(y, X)
     W_var = W.detach().requires_grad_(True)
     (expected,) = torch.autograd.grad(expected_masked_loss(W_var, a, X, y, kappa, mask=mask), W_var)
     return expected - clean_gradient(W, a, X, y)
@@ -86,8 +87,8 @@ def masked_gradient_monte_carlo(
     Draws come ``batch`` at a time from a torch.Generator seeded with ``seed`` on X's device.
     """
     W, a, X = check_network_args(W, a, X)
-    y = _check_targets(y, X)
-    mask = _resolve_mask(kappa, mask, closed_form=False)
+    y = check_targets(y, X)
+    mask = resolve_mask(kappa, mask, closed_form=False)
     check_positive("draws", draws, integer=True)
     check_positive("batch", batch, integer=True)
     if draws < 2:

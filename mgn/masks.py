@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
-from mgn._validation import as_float_tensor, check_kappa
 from mgn.smoothed import mask_moments
+from mgn.validation import as_float_tensor, check_kappa
 
 
 def _check_inputs(X) -> torch.Tensor:
@@ -224,3 +224,21 @@ class TruncatedGaussianMask(Mask):
     def input_variance(self, X) -> torch.Tensor:
         X = _check_inputs(X)
         return self.kappa**2 * self.variance_factor() * X * X
+
+
+def resolve_mask(kappa: float | None, mask: Mask | None, closed_form: bool) -> Mask:
+    """The mask asked for: ``GaussianMask(kappa)``, or ``mask`` itself (one of the two)."""
+    if mask is None:
+        if kappa is None:
+            raise TypeError("give the mask scale kappa or a mask (mask=...)")
+        return GaussianMask(kappa)
+    if kappa is not None:
+        raise ValueError("give kappa or mask, not both (a mask carries its own scale)")
+    if not isinstance(mask, Mask):
+        raise TypeError(f"mask must be a mgn.masks.Mask, got {type(mask).__name__}")
+    if closed_form and not isinstance(mask, GaussianFamilyMask):
+        raise TypeError(
+            f"mask must be a GaussianFamilyMask for the closed form, got {type(mask).__name__}; "
+            "use masked_loss_monte_carlo for other masks"
+        )
+    return mask

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from mgn._validation import as_float_tensor, check_rows, check_weights_and_inputs
+from mgn.validation import as_float_tensor, check_rows, check_weights_and_inputs
 
 
 def check_network_args(W, a, X) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -13,14 +13,14 @@ import math
 
 import torch
 
-from mgn._validation import (
+from mgn.smoothed import smoothed_neuron_grad
+from mgn.validation import (
     as_float_tensor,
     check_kappa,
     check_nonempty,
     check_rows,
     check_weights_and_inputs,
 )
-from mgn.smoothed import smoothed_neuron_grad
 
 
 def _output_weights(a, W: torch.Tensor) -> torch.Tensor:

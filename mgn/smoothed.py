@@ -20,7 +20,7 @@ from numbers import Real
 import numpy as np
 import torch
 
-from mgn._validation import as_float_tensor, check_kappa, check_weights_and_inputs
+from mgn.validation import as_float_tensor, check_kappa, check_weights_and_inputs
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)

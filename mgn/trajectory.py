@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mgn._validation import check_kappas, check_positive
 from mgn.biased_sgd import Probe
 from mgn.device import resolve_device
 from mgn.expected_loss import clean_loss, expected_masked_loss
@@ -28,6 +27,7 @@ from mgn.masks import GaussianMask
 from mgn.ntk import ntk_gram
 from mgn.progress import progress
 from mgn.train import train_masked_gd
+from mgn.validation import check_kappas, check_positive
 
 
 def _probe_at(W, a, X, y, kappa, lr, draws, seed) -> dict[str, float]:

@@ -148,7 +148,7 @@ display(
         f"({len(split.target_train)} members and {len(split.target_test)} non-members per model), "
         f"**{epochs} epochs**, snapshots at epochs {snapshot_epochs}, no augmentation; "
         f"{mlp_note}; {cnn_note}; {n_seeds} seeds for the MLP (seed s trains the target, "
-        f"seed 1000 + s its shadow)."
+        f"a seed derived from s by SeedSequence its shadow)."
     )
 )
 

@@ -19,9 +19,10 @@ import torch
 
 import mgn
 from mgn import init_network, sphere_teacher_data, train_masked_gd
-from mgn.distributed import train_local_sgd, train_local_sgd_sweep
+from mgn.distributed import train_local_sgd
 from mgn.distributed.local_sgd import shard_indices
 from mgn.distributed.theory import drift_term, expected_local_gd
+from mgn.seeds import derived_seed
 
 F64 = torch.float64
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
@@ -64,7 +65,7 @@ def launch(workers, args, timeout_s, ranks=None):
 def simulate(n, d, m, kappa, lr, rounds, tau, workers, seed, **kwargs):
     X, y, W0, a = problem(n, d, m, seed)
     return train_local_sgd(
-        X, y, W0, a, [kappa], lr, rounds, tau, workers, seed, device="cpu", **kwargs
+        X, y, W0, a, [kappa], lr, rounds, tau, workers, seed=seed, device="cpu", **kwargs
     )
 
 
@@ -93,26 +94,27 @@ def test_runs_do_not_depend_on_their_batch_and_shards_are_uneven():
     both = train_local_sgd(X, y, W0, a, [0.0, 0.7], 0.05, 6, 3, 3, seed=4, device="cpu")
     alone = train_local_sgd(X, y, W0, a, [0.7], 0.05, 6, 3, 3, seed=4, device="cpu")
     assert torch.equal(both.W[1], alone.W[0])
-    sweep = train_local_sgd_sweep(X, y, W0[None].repeat(2, 1, 1), a, [0.7], 0.05, 6, 3, 3, (4, 5))
-    assert torch.equal(sweep.W[0, 0], alone.W[0])
-    assert not torch.equal(sweep.W[0, 1], alone.W[0])  # another seed, other masks
+    sweep = train_local_sgd(X, y, W0[None].repeat(2, 1, 1), a, [0.7], 0.05, 6, 3, 3, seed=4)
+    assert sweep.replicate_seeds == (derived_seed(4, 0), derived_seed(4, 1))
+    first = train_local_sgd(X, y, W0, a, [0.7], 0.05, 6, 3, 3, seed=derived_seed(4, 0))
+    assert torch.equal(sweep.W[0, 0], first.W[0])
+    assert not torch.equal(sweep.W[0, 1], first.W[0])  # another replicate seed, other masks
     assert both.bytes_per_worker == 6 * W0.numel() * 8
 
 
-def test_checkpoint_resume_is_bit_identical(tmp_path):
+def test_checkpoint_resume_is_bit_identical(tmp_path, monkeypatch, interrupt_after_first_save):
     X, y, W0, a = problem()
-    kwargs = dict(batch_size=5, kappa_up=0.3, device="cpu", checkpoint_every=2)
-    whole = train_local_sgd(X, y, W0, a, [0.5], 0.05, 6, 2, 3, seed=1, **kwargs)
+    kwargs = dict(batch_size=5, kappa_up=0.3, seed=1, device="cpu")
+    whole = train_local_sgd(X, y, W0, a, [0.5], 0.05, 6, 2, 3, **kwargs)
     path = tmp_path / "state.pt"
-    train_local_sgd(X, y, W0, a, [0.5], 0.05, 4, 2, 3, seed=1, checkpoint=path, **kwargs)
-    state = torch.load(path, weights_only=True)
-    state["fingerprint"] = None
+    with pytest.raises(KeyboardInterrupt):
+        train_local_sgd(X, y, W0, a, [0.5], 0.05, 6, 2, 3, **kwargs, checkpoint=path,
+                        checkpoint_every=0)  # fmt: skip
+    assert interrupt_after_first_save == [1]
+    monkeypatch.undo()
     with pytest.raises(ValueError, match="checkpoint"):
-        torch.save(state, path)
-        train_local_sgd(X, y, W0, a, [0.5], 0.05, 6, 2, 3, seed=1, checkpoint=path, **kwargs)
-    path.unlink()
-    train_local_sgd(X, y, W0, a, [0.5], 0.05, 6, 2, 3, seed=1, checkpoint=path, **kwargs)
-    resumed = train_local_sgd(X, y, W0, a, [0.5], 0.05, 6, 2, 3, seed=1, checkpoint=path, **kwargs)
+        train_local_sgd(X, y, W0, a, [0.5], 0.05, 6, 2, 3, **{**kwargs, "seed": 2}, checkpoint=path)
+    resumed = train_local_sgd(X, y, W0, a, [0.5], 0.05, 6, 2, 3, **kwargs, checkpoint=path)
     assert torch.equal(resumed.W, whole.W) and torch.equal(resumed.clean_loss, whole.clean_loss)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ from mgn.privacy import (
     train_target_shadow,
     true_label_probability,
 )
+from mgn.seeds import derived_seed
 from mgn.vision import MLP, as_seen_by, membership_split, train_classifier
 
 
@@ -151,14 +153,35 @@ def test_dpsgd_epsilon_is_finite_and_grows_with_steps():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3))
     images, labels = torch.randn(64, 1, 3, 4), torch.randint(0, 3, (64,))
-    run = train_dpsgd(
-        model, images, labels, 3, noise_multiplier=1.1, batch_size=16, snapshots=(2,), device="cpu"
-    )
+    train = SimpleNamespace(images=images, labels=labels)
+    state = torch.get_rng_state()
+    run = train_dpsgd(model, train, 1.1, 3, batch_size=16, snapshots=(2,), device="cpu")
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's global generator is untouched
     assert all(math.isfinite(e) and e > 0 for e in run.epsilon)
     assert run.epsilon[0] < run.epsilon[1] < run.epsilon[2]
-    assert list(run.snapshots) == [2]
-    noisier = train_dpsgd(model, images, labels, 3, noise_multiplier=3.0, batch_size=16)
+    assert list(run.snapshots) == [2] and (run.seed, run.precision) == (0, "float32")
+    noisier = train_dpsgd(model, train, 3.0, 3, batch_size=16)
     assert noisier.epsilon[-1] < run.epsilon[-1]
+
+
+def test_dpsgd_resume_after_an_interruption_is_bit_identical(
+    tmp_path, monkeypatch, interrupt_after_first_save
+):
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 6), nn.Dropout(0.3), nn.Linear(6, 3))
+    train = SimpleNamespace(images=torch.randn(48, 1, 3, 4), labels=torch.randint(0, 3, (48,)))
+    options = dict(batch_size=12, snapshots=(1, 3), seed=5, device="cpu")
+    full = train_dpsgd(model, train, 1.0, 3, **options)
+    path = tmp_path / "dp.pt"
+    saves = interrupt_after_first_save
+    with pytest.raises(KeyboardInterrupt):
+        train_dpsgd(model, train, 1.0, 3, **options, checkpoint=path, checkpoint_every=0)
+    monkeypatch.undo()
+    resumed = train_dpsgd(model, train, 1.0, 3, **options, checkpoint=path)
+    assert saves == [1] and resumed.epsilon == full.epsilon
+    for epoch in (1, 3):
+        for name, tensor in full.snapshots[epoch].items():
+            assert torch.equal(resumed.snapshots[epoch][name], tensor), (epoch, name)
 
 
 def test_dp_compatible_swaps_batchnorm_for_groupnorm():
@@ -197,11 +220,17 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="outside the training"):
         train_dpsgd(
             nn.Linear(2, 2),
-            torch.randn(4, 2),
-            torch.zeros(4).long(),
+            SimpleNamespace(images=torch.randn(4, 2), labels=torch.zeros(4).long()),
+            1.0,
             2,
-            noise_multiplier=1.0,
             snapshots=(3,),
+        )
+    with pytest.raises(ValueError, match="train must be non-empty with one label per image"):
+        train_dpsgd(
+            nn.Linear(2, 2),
+            SimpleNamespace(images=torch.randn(4, 2), labels=torch.zeros(3).long()),
+            1.0,
+            2,
         )
 
 
@@ -228,7 +257,7 @@ def test_train_target_shadow_trains_each_model_on_its_pair_with_its_seed():
     assert torch.equal(torch.get_rng_state(), before)  # the global generator is left as it was
     for run, seed, train, test in (
         (pair.target, 2, split.target_train, split.target_test),
-        (pair.shadow, 1002, split.shadow_train, split.shadow_test),
+        (pair.shadow, derived_seed(2, 1), split.shadow_train, split.shadow_test),
     ):
         torch.manual_seed(seed)
         direct = train_classifier(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mgn import init_network, network, sphere_teacher_data, train_masked_gd, train_masked_sweep
+from mgn import init_network, network, sphere_teacher_data, train_masked_gd
 from mgn.train import _BatchedRuns
 
 F64 = torch.float64
@@ -76,7 +76,7 @@ def test_expected_masked_gradient_matches_closed_form():
     y = torch.tensor([0.4, -0.2, 0.9], dtype=F64)
     w = torch.tensor([0.8, 0.5, -0.3], dtype=F64)
     a = torch.ones(1, dtype=F64)
-    result = train_masked_sweep(X, y, w.expand(R, 1, d), a, [kappa], 1.0, 1, device="cpu")
+    result = train_masked_gd(X, y, w.expand(R, 1, d), a, [kappa], 1.0, 1, device="cpu")
     grads = (w - result.W[0, :, 0]).numpy()
     z = X @ w
     s = kappa * (X * w).norm(dim=1)
@@ -104,7 +104,7 @@ def test_minibatch_gradient_is_unbiased():
     """Mean of 20,000 one-step SGD gradients (batch 2 of 6, n/b scaling) vs autograd, 4 SE."""
     X, y, W0, a = small_problem(n=6, d=3, m=2)
     R = 20_000
-    result = train_masked_sweep(X, y, W0.expand(R, -1, -1), a, [0.0], 1.0, 1, batch_size=2)
+    result = train_masked_gd(X, y, W0.expand(R, -1, -1), a, [0.0], 1.0, 1, batch_size=2)
     grads = (W0 - result.W[0]).reshape(R, -1).numpy()
     W = W0.clone().requires_grad_(True)
     (exact,) = torch.autograd.grad(clean_loss(W, a, X, y), W)
@@ -128,7 +128,7 @@ def test_shapes_and_optional_records():
     assert result.masked_loss is None and result.distance is None
     assert result.kappas == (0.0, 0.2, 1.0) and result.steps == 7
     W0s = torch.stack([W0, 2 * W0])
-    sweep = train_masked_sweep(
+    sweep = train_masked_gd(
         X, y, W0s, a, [0.0, 0.2, 1.0], 0.05, 7, record_masked_loss=True, record_distance=True
     )
     assert sweep.clean_loss.shape == (3, 2, 8) and sweep.W.shape == (3, 2, 5, 4)
@@ -152,7 +152,7 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, monkeypatch):
     options = dict(record_masked_loss=True, record_distance=True, batch_size=5)
     reference = train_masked_gd(X, y, W0, a, **settings, **options)
     path = tmp_path / "sweep.pt"
-    original_step = _BatchedRuns.step
+    original_step = _BatchedRuns.advance
     taken = []
 
     def counted(self, k, stop_at=None):
@@ -161,18 +161,16 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, monkeypatch):
         taken.append(k)
         original_step(self, k)
 
-    monkeypatch.setattr(_BatchedRuns, "step", lambda self, k: counted(self, k, stop_at=17))
+    monkeypatch.setattr(_BatchedRuns, "advance", lambda self, k: counted(self, k, stop_at=17))
     with pytest.raises(KeyboardInterrupt):
-        train_masked_gd(X, y, W0, a, **settings, **options, checkpoint=path, checkpoint_every=10)
-    monkeypatch.setattr(_BatchedRuns, "step", counted)
-    resumed = train_masked_gd(
-        X, y, W0, a, **settings, **options, checkpoint=path, checkpoint_every=10
-    )
-    assert taken == list(range(17)) + list(range(10, 30))
+        train_masked_gd(X, y, W0, a, **settings, **options, checkpoint=path, checkpoint_every=0)
+    monkeypatch.setattr(_BatchedRuns, "advance", counted)
+    resumed = train_masked_gd(X, y, W0, a, **settings, **options, checkpoint=path)
+    assert taken == list(range(17)) + list(range(17, 30))
     for name in ("clean_loss", "W", "masked_loss", "distance"):
         assert torch.equal(getattr(resumed, name), getattr(reference, name)), name
     again = train_masked_gd(X, y, W0, a, **settings, **options, checkpoint=path)
-    assert torch.equal(again.W, reference.W) and len(taken) == 37
+    assert torch.equal(again.W, reference.W) and len(taken) == 30
     with pytest.raises(ValueError, match="checkpoint"):
         train_masked_gd(X, y, 2 * W0, a, **settings, **options, checkpoint=path)
 
@@ -199,10 +197,11 @@ def test_cuda_matches_cpu_with_cpu_generator():
         ({"W0": torch.zeros(8, 3, dtype=F64)}, ValueError, "W0 must have d = 4"),
         ({"a": torch.ones(7, dtype=F64)}, ValueError, "a must have shape"),
         ({"X": torch.full((12, 4), math.nan, dtype=F64)}, ValueError, "X must be finite"),
-        ({"seed": -1}, ValueError, "seed must be >= 0"),
-        ({"seed": 1.5}, TypeError, "seed must be an int"),
+        ({"seed": -1}, ValueError, "seed must be an int >= 0"),
+        ({"seed": 1.5}, TypeError, "seed must be an int >= 0"),
+        ({"seed": True}, TypeError, "seed must be an int >= 0"),
         ({"batch_size": 13}, ValueError, "batch_size must be at most n = 12"),
-        ({"checkpoint_every": 0}, ValueError, "checkpoint_every must be"),
+        ({"checkpoint_every": -1}, ValueError, "checkpoint_every must be a number of seconds"),
         ({"device": "tpu"}, ValueError, "device must be"),
     ],
 )
@@ -213,7 +212,13 @@ def test_bad_input_names_the_argument(change, error, message):
         train_masked_gd(**{**args, **change})
 
 
-def test_sweep_rejects_a_single_initialisation():
+def test_replicate_axis_is_optional_and_shapes_follow_it():
     X, y, W0, a = small_problem()
-    with pytest.raises(ValueError, match="W0 must have 3 dimension"):
-        train_masked_sweep(X, y, W0, a, [0.0], 0.1, 3)
+    one = train_masked_gd(X, y, W0, a, [0.0, 0.5], 0.1, 3)
+    axis = train_masked_gd(X, y, W0[None], a, [0.0, 0.5], 0.1, 3)
+    assert one.W.shape == (2, *W0.shape) and axis.W.shape == (2, 1, *W0.shape)
+    assert torch.equal(axis.W[:, 0], one.W)
+    assert (one.seed, one.device, one.precision) == (0, "cpu", "float64")
+    assert one.seconds > 0
+    with pytest.raises(ValueError, match=r"W0 must have shape \(m, d\) or \(R, m, d\)"):
+        train_masked_gd(X, y, W0[None, None], a, [0.0], 0.1, 3)

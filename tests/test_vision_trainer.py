@@ -55,33 +55,24 @@ def test_deterministic_for_a_seed_and_resumable(tmp_path):
     # a checkpoint of a finished run resumes with nothing left to do and the same records
     resumed = run(model, train, test, epochs=2, augment=True, checkpoint=path)
     assert resumed.test_loss == a.test_loss
-    assert torch.load(path, weights_only=True)["epoch"] == 2
+    assert torch.load(path, weights_only=True)["done"] == 2
     with pytest.raises(ValueError, match="different sweep"):
         run(model, train, test, epochs=2, augment=True, seed=9, checkpoint=path)
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
-def test_resume_after_an_interruption_is_bit_identical(tmp_path, monkeypatch, kind):
+def test_resume_after_an_interruption_is_bit_identical(
+    tmp_path, monkeypatch, interrupt_after_first_save, kind
+):
     torch.manual_seed(2)
     train, test = toy_groups()
     model = MLP((1, 8, 8), hidden=16) if kind == "mlp" else CNN((1, 8, 8), channels=(4, 8))
     full = run(model, train, test, epochs=3)
     path = tmp_path / "ckpt.pt"
-    import mgn.vision.trainer as trainer
-
-    saves = []
-    real_save = trainer.save_state
-
-    def save_then_stop(p, state):
-        real_save(p, state)
-        saves.append(state["epoch"])
-        if state["epoch"] == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(trainer, "save_state", save_then_stop)
+    saves = interrupt_after_first_save
     with pytest.raises(KeyboardInterrupt):
-        run(model, train, test, epochs=3, checkpoint=path)
-    monkeypatch.setattr(trainer, "save_state", real_save)
+        run(model, train, test, epochs=3, checkpoint=path, checkpoint_every=0)
+    monkeypatch.undo()
     resumed = run(model, train, test, epochs=3, checkpoint=path)
     assert saves == [1] and resumed.test_loss == full.test_loss
     assert resumed.train_accuracy == full.train_accuracy

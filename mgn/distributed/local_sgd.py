@@ -1,4 +1,4 @@
-"""Local SGD (FedAvg) with masked local steps, SPEC section 8: the engine and its simulation.
+"""Local SGD (FedAvg) with masked local steps, chapter 6: the engine both runners share.
 
 K workers; worker k holds block k of ``torch.tensor_split(arange(n), K)``. A round: every worker
 starts from the global ``W``, takes ``tau`` masked GD steps on its shard's sum loss
@@ -10,8 +10,8 @@ then the global ``W`` becomes the mean of the K local models. Uplink fading (``k
 worker k's update ``Delta_k = W_k - W`` arrives as ``Delta_k ⊙ h_k``, ``h_k ~ N(1, kappa_up^2)``
 per entry, fresh per round, so the server averages ``W + Delta_k ⊙ h_k``.
 
-:class:`_LocalRuns` advances any subset of the workers, each for a batch of (kappa, replicate)
-runs, with the batched trainer's kernel (:func:`mgn.train._sum_squares_and_grad`). The in-process
+:class:`LocalSGDEngine` advances any subset of the workers, each for a batch of (kappa, replicate)
+runs, with the batched trainers' kernel (:func:`mgn.batched_kernel.sum_squares_and_grad`). The in-process
 simulation holds all K workers and averages with ``stack.sum(0) / K``; a ``torch.distributed``
 worker (:mod:`mgn.distributed.worker`) holds its own rank and averages the same expression over an
 ``all_gather``. Both draw worker k's masks from one generator seeded from ``(seed, k)`` in the same
@@ -23,16 +23,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import torch
 
-from mgn.train import _sum_squares_and_grad
+from mgn.batched_kernel import sum_squares_and_grad
+from mgn.seeds import stream
 
 
 def worker_generator(seed: int, rank: int) -> torch.Generator:
-    """The CPU generator of worker ``rank``, seeded from ``(seed, rank)`` through NumPy's SeedSequence."""
-    state = np.random.SeedSequence([seed, rank]).generate_state(1, dtype=np.uint64)[0]
-    return torch.Generator().manual_seed(int(state) >> 1)
+    """The CPU generator of worker ``rank``: the stream ``(seed, rank)`` of :mod:`mgn.seeds`."""
+    return stream(seed, rank)
 
 
 def shard_indices(n: int, workers: int) -> list[torch.Tensor]:
@@ -41,11 +40,11 @@ def shard_indices(n: int, workers: int) -> list[torch.Tensor]:
 
 
 def average_stacked(sent: torch.Tensor) -> torch.Tensor:
-    """Mean over the leading (worker) axis, summed in rank order: ``sent.sum(0) / K`` (SPEC s. 8)."""
+    """Mean over the leading (worker) axis, summed in rank order: ``sent.sum(0) / K``."""
     return sent.sum(0) / sent.shape[0]
 
 
-class _LocalRuns:
+class LocalSGDEngine:
     """Local masked GD of the workers ``ranks``, each for ``B = len(kappas) * R`` runs.
 
     Runs are ordered worker-major, then kappa, then replicate (run ``(w, i, r)`` is worker
@@ -120,7 +119,7 @@ class _LocalRuns:
         d, N = self.masked_T.shape[3:]
         targets = self.targets.expand(*self.shape, N).reshape(-1, N)
         masked_T = self.masked_T.view(-1, d, N)
-        _sum_squares_and_grad(
+        sum_squares_and_grad(
             W_local, self.a_scaled, masked_T, targets, self.hidden, self.weighted, self.grad_T, True
         )
         W_local.addcmul_(self.step_weight, self.grad_T.mT)
@@ -141,7 +140,7 @@ class _LocalRuns:
     def clean_loss(self, W_global: torch.Tensor) -> torch.Tensor:
         """Clean sum loss of the global models ``(B, m, d)`` on all n samples, ``(B,)``."""
         a_scaled = self.a_scaled[: self.B]
-        squares = _sum_squares_and_grad(
+        squares = sum_squares_and_grad(
             W_global, a_scaled, self.X_T, self.y, self.hidden, self.weighted, None, True
         )
         return 0.5 * squares

@@ -1,4 +1,4 @@
-"""One worker of local SGD on ``torch.distributed`` (SPEC section 8): the ``torchrun`` entry point.
+"""One worker of local SGD on ``torch.distributed`` (chapter 6): the ``torchrun`` entry point.
 
 Launch (one process per worker; ``torchrun`` sets RANK, WORLD_SIZE, MASTER_ADDR, ...)::
 
@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 
 from mgn.data import init_network, sphere_teacher_data
-from mgn.distributed.local_sgd import _LocalRuns, average_stacked
+from mgn.distributed.local_sgd import LocalSGDEngine, average_stacked
 from mgn.distributed.simulation import check_local_sgd_options
 from mgn.records import write_json_atomic
 
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> dict | None:
     dtype = DTYPES[args.dtype]
     X, y = sphere_teacher_data(args.samples, args.dim, seed=args.seed, dtype=dtype)
     W0, a = init_network(args.width, args.dim, seed=args.seed + 1, dtype=dtype)
-    runs = _LocalRuns(
+    runs = LocalSGDEngine(
         X, y, a[None], [args.kappa], [args.seed], [rank], workers, args.lr,
         args.batch_size, args.kappa_up, device,
     )  # fmt: skip

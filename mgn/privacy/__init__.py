@@ -1,7 +1,7 @@
 """Membership inference under the mask (chapter 8, Figures 5-7): attacks, metrics, DP-SGD."""
 
 from mgn.privacy.attacks import loss_threshold, ml_leaks, null_attack, rmia, top_k_features
-from mgn.privacy.dpsgd import DPTraining, dp_compatible, train_dpsgd
+from mgn.privacy.dpsgd import DPSGDResult, dp_compatible, train_dpsgd
 from mgn.privacy.metrics import FPR_LEVELS, AttackResult, evaluate_attack, tpr_at_fpr
 from mgn.privacy.pipeline import (
     ATTACKS,
@@ -33,8 +33,8 @@ __all__ = [
     "FALLS",
     "FPR_LEVELS",
     "AttackResult",
+    "DPSGDResult",
     "DPTarget",
-    "DPTraining",
     "SeedRange",
     "TargetShadow",
     "attack_range",

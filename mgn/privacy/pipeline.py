@@ -4,7 +4,7 @@ The protocol of Kolomvaki et al. (2026) for Figures 5-7, on a :class:`~mgn.visio
 
 * :func:`train_target_shadow`: the target model trains on target-train (its members; target-test
   are its non-members) and a shadow model of the same architecture, under the same masked
-  training, on shadow-train; seed ``s`` gives the target, seed ``s + 1000`` its shadow.
+  training, on shadow-train; seed ``s`` gives the target, the seed ``derived_seed(s, 1)`` (:mod:`mgn.seeds`) its shadow.
 * :func:`attack_snapshots`: at each kept snapshot, the three attacks of chapter 8 on the target's
   members and non-members: ML-Leaks (its attacker fitted on the shadow's outputs at the same
   epoch), the loss threshold, and offline RMIA with the shadow as reference model and shadow-test
@@ -34,11 +34,11 @@ from mgn.privacy.snapshots import (
     snapshot_probabilities,
     true_label_probability,
 )
+from mgn.seeds import derived_seed
 from mgn.vision.split import MembershipSplit, as_seen_by
 from mgn.vision.trainer import ClassifierResult, train_classifier
 
 ATTACKS = ("ML-Leaks", "loss threshold", "RMIA")
-SHADOW_SEED_OFFSET = 1000
 
 
 class TargetShadow(NamedTuple):
@@ -76,7 +76,8 @@ def train_target_shadow(
     ----------
     make_model
         Builds the architecture on the CPU; called with torch's generator seeded by ``seed`` for
-        the target and ``seed + 1000`` for the shadow, which fixes their initial weights.
+        the target and ``mgn.seeds.derived_seed(seed, 1)`` for the shadow, which fixes their
+        initial weights.
     split
         The membership split: the target trains on ``target_train`` and is evaluated on
         ``target_test``, the shadow on ``shadow_train`` and ``shadow_test``.
@@ -84,7 +85,7 @@ def train_target_shadow(
         Mask scale and passes over the training group.
     seed
         Seed of the target's initial weights and every draw of its training; the shadow's is
-        ``seed + 1000``.
+        ``mgn.seeds.derived_seed(seed, 1)``.
     snapshots
         Epochs after which each training keeps its weights (for :func:`attack_snapshots`).
     lr, weight_decay, batch_size, augment, precision, device
@@ -92,10 +93,11 @@ def train_target_shadow(
         (chapter 8: Adam, 1e-3, 1e-7, batches of 100, no augmentation, float32).
     """
     runs = []
-    for offset, (train, test) in enumerate(
-        [(split.target_train, split.target_test), (split.shadow_train, split.shadow_test)]
+    for run_seed, (train, test) in zip(
+        (seed, derived_seed(seed, 1)),
+        [(split.target_train, split.target_test), (split.shadow_train, split.shadow_test)],
+        strict=True,
     ):
-        run_seed = seed + SHADOW_SEED_OFFSET * offset
         runs.append(
             train_classifier(
                 _initialised(make_model, run_seed),
@@ -226,21 +228,19 @@ def dpsgd_target(
     n_bootstrap
         Bootstrap resamples of the attack's intervals.
     """
-    with torch.random.fork_rng():
-        run = train_dpsgd(
-            _initialised(make_model, seed),
-            split.target_train.images,
-            split.target_train.labels,
-            epochs,
-            noise_multiplier=noise_multiplier,
-            max_grad_norm=max_grad_norm,
-            delta=delta,
-            lr=lr,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            seed=seed,
-            snapshots=(epochs,),
-        )
+    run = train_dpsgd(
+        _initialised(make_model, seed),
+        split.target_train,
+        noise_multiplier,
+        epochs,
+        max_grad_norm=max_grad_norm,
+        delta=delta,
+        lr=lr,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        seed=seed,
+        snapshots=(epochs,),
+    )
     states = [run.snapshots[epochs]]
     probs_in = snapshot_probabilities(run.model, states, split.target_train.images)[0]
     probs_out = snapshot_probabilities(run.model, states, split.target_test.images)[0]

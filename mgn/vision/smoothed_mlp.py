@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import torch
 
-from mgn._validation import check_kappa
 from mgn.smoothed import mask_moments, smoothed_relu
+from mgn.validation import check_kappa
 from mgn.vision.models import MLP
 
 

@@ -1,18 +1,20 @@
-"""Masked training of an image classifier (SPEC section 7, Figure 4), with the data on the device.
+"""Masked training of an image classifier (chapter 7, Figure 4), with the data on the device.
 
 Every training batch is multiplied by a fresh mask, ``x * (1 + kappa g)`` with ``g ~ N(0, 1)`` for
 every pixel of every image; evaluation is on clean images. Shuffling, batching, augmentation
 (random crop with zero padding, horizontal flip) and masking are batched tensor operations on data
 that lives on the device: no DataLoader, no per-sample Python. One generator on the device, seeded
-with ``seed``, draws every permutation, crop, flip and mask; dropout draws from the global generator,
-seeded with ``seed`` inside a forked RNG state, so a run on the CPU is deterministic for a seed.
+with ``seed``, draws every permutation, crop, flip and mask; dropout draws from torch's global generator,
+seeded with ``seed`` inside ``torch.random.fork_rng`` (the caller's global state is restored
+afterwards), so a run on the CPU is deterministic for a seed.
 On the CPU a convolutional model is trained and evaluated in the channels-last memory format
 (oneDNN's fast layout for convolution, pooling and batch norm); only the layout changes, not the
 computation, and the returned model and snapshots are in the default layout again. The optimizer
 runs its fused implementation on the CPU and CUDA: the same update, one kernel for all parameters.
-With ``precision="auto"`` the forward and backward passes run in bfloat16 mixed precision where the
-device computes bfloat16 natively (:func:`mgn.device.resolve_precision`): convolutions and matrix
-products in bfloat16, weights, optimizer state, masks, the loss and batch statistics in float32.
+Training is in float32 unless the caller opts into bfloat16 mixed precision (``precision=
+"bfloat16"``, or ``"auto"``: bfloat16 where the device computes it natively,
+:func:`mgn.device.resolve_precision`): convolutions and matrix products in bfloat16, weights,
+optimizer state, masks, the loss and batch statistics in float32.
 On the CPU the trainer also lets glibc reuse freed large buffers
 (:func:`mgn.device.keep_freed_memory`).
 """
@@ -22,43 +24,48 @@ from __future__ import annotations
 import copy
 import math
 import os
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from mgn._validation import check_kappa, check_positive, check_snapshot_epochs
-from mgn.checkpoint import fingerprint, load_state, save_state
 from mgn.device import autocast, keep_freed_memory, resolve_device, resolve_precision
-from mgn.progress import progress
+from mgn.resumable import CHECKPOINT_EVERY, run_resumable
+from mgn.training import TrainingResult
+from mgn.validation import check_kappa, check_positive, check_seed, check_snapshot_epochs
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULES = ("constant", "cosine")
 RECORDS = ("train_accuracy", "train_loss", "test_accuracy", "test_loss")
 
 
-@dataclass
-class ClassifierResult:
+@dataclass(frozen=True, kw_only=True)
+class ClassifierResult(TrainingResult):
     """Records of one training: per-epoch clean metrics, snapshots and the trained model.
+
+    Besides the settings of :class:`mgn.training.TrainingResult` (``precision``: ``"float32"``
+    or ``"bfloat16"``, the precision it was trained and evaluated in):
 
     Attributes
     ----------
+    kappa, epochs : the mask scale and the number of epochs.
     train_accuracy, train_loss, test_accuracy, test_loss : one entry per epoch, measured on clean
         images (no mask, no augmentation, eval mode) after that epoch; accuracy in [0, 1], loss the
         mean cross-entropy without label smoothing.
     snapshots : ``{epoch: state_dict}`` (on the CPU) after each epoch listed in ``snapshots``.
     model : the trained model (on the training device, in eval mode).
-    precision : ``"float32"`` or ``"bfloat16"``, the precision it was trained and evaluated in.
     """
 
-    train_accuracy: list[float] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    test_accuracy: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
-    model: nn.Module | None = None
-    precision: str = "float32"
+    kappa: float
+    epochs: int
+    train_accuracy: tuple[float, ...]
+    train_loss: tuple[float, ...]
+    test_accuracy: tuple[float, ...]
+    test_loss: tuple[float, ...]
+    snapshots: dict[int, dict[str, torch.Tensor]]
+    model: nn.Module
 
     @property
     def gap(self) -> list[float]:
@@ -72,7 +79,7 @@ def evaluate(
     images: torch.Tensor,
     labels: torch.Tensor,
     batch_size: int = 256,
-    precision: str = "auto",
+    precision: str = "float32",
 ) -> tuple[float, float]:
     """Clean accuracy and mean cross-entropy of ``model`` (eval mode) on ``images``, ``labels``.
 
@@ -112,14 +119,14 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, padding: int = 4)
 
 
 def mask_batch(x: torch.Tensor, kappa: float, generator: torch.Generator) -> torch.Tensor:
-    """SPEC section 7's noise: ``x * (1 + kappa g)``, a fresh ``g ~ N(0, 1)`` per pixel."""
+    """Figure 4's noise: ``x * (1 + kappa g)``, a fresh ``g ~ N(0, 1)`` per pixel."""
     if kappa == 0:
         return x
     noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return x * noise.mul_(kappa).add_(1.0)
 
 
-def _check(kappa, epochs, optimizer, lr, weight_decay, schedule, label_smoothing, batch_size, seed):
+def _check(kappa, epochs, optimizer, lr, weight_decay, schedule, label_smoothing, batch_size):
     check_kappa(kappa)
     check_positive("epochs", epochs, integer=True)
     check_positive("lr", lr)
@@ -132,8 +139,6 @@ def _check(kappa, epochs, optimizer, lr, weight_decay, schedule, label_smoothing
         raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
     if not (isinstance(label_smoothing, (int, float)) and 0 <= label_smoothing < 1):
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
 
 
 def _group(name: str, group) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,6 +148,72 @@ def _group(name: str, group) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(labels, torch.Tensor) or labels.shape != (images.shape[0],):
         raise ValueError(f"{name}.labels must have shape ({images.shape[0]},) to match the images")
     return images, labels
+
+
+class _Training:
+    """Epochs of one classifier training: the work of :func:`mgn.resumable.run_resumable`."""
+
+    def __init__(self, model, opt, data, options, generator, snapshots):
+        self.model, self.opt, self.generator, self.snapshots = model, opt, generator, snapshots
+        self.train_x, self.train_y, self.test_x, self.test_y = data
+        self.options = options
+        self.records = {name: [] for name in RECORDS}
+        self.kept = {}
+
+    def advance(self, epoch: int) -> None:
+        o, model, opt = self.options, self.model, self.opt
+        if o["schedule"] == "cosine":
+            for group in opt.param_groups:
+                group["lr"] = o["lr"] * 0.5 * (1 + math.cos(math.pi * epoch / o["epochs"]))
+        model.train()
+        n, batch_size = len(self.train_y), o["batch_size"]
+        order = torch.randperm(n, generator=self.generator, device=self.train_x.device)
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            x = self.train_x[index]
+            if o["augment"]:
+                x = augment_batch(x, self.generator)
+            with autocast(x.device, o["precision"]):
+                logits = model(mask_batch(x, o["kappa"], self.generator))
+            loss = nn.functional.cross_entropy(
+                logits.float(), self.train_y[index], label_smoothing=o["label_smoothing"]
+            )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        measured = (
+            *evaluate(model, self.train_x, self.train_y, precision=o["precision"]),
+            *evaluate(model, self.test_x, self.test_y, precision=o["precision"]),
+        )
+        for name, value in zip(RECORDS, measured, strict=True):
+            self.records[name].append(value)
+        if epoch + 1 in self.snapshots:
+            self.kept[epoch + 1] = {
+                k: v.detach().to("cpu").clone(memory_format=torch.contiguous_format)
+                for k, v in model.state_dict().items()
+            }
+
+    def state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,
+            "records": self.records,
+            "snapshots": self.kept,
+        }
+
+    def restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if self.train_x.device.type == "cuda" and state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.train_x.device)
+        for name in RECORDS:
+            self.records[name].extend(state["records"][name])
+        self.kept.update(state["snapshots"])
 
 
 def train_classifier(
@@ -159,11 +230,12 @@ def train_classifier(
     label_smoothing: float = 0.0,
     augment: bool | None = None,
     batch_size: int = 128,
-    seed: int = 0,
     snapshots: Sequence[int] = (),
+    seed: int = 0,
     device: str | torch.device = "auto",
-    precision: str = "auto",
+    precision: str = "float32",
     checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = CHECKPOINT_EVERY,
     show_progress: bool = True,
 ) -> ClassifierResult:
     """Train ``model`` on ``train`` under the Gaussian input mask; evaluate clean on ``train``/``test``.
@@ -175,7 +247,7 @@ def train_classifier(
         of :func:`mgn.vision.membership_split`.
     kappa : mask scale (``>= 0``; 0 is clean training).
     epochs : passes over ``train``; each reshuffles it and drops nothing (the last batch is short).
-    optimizer : ``"adam"`` (SPEC's CNN), ``"adamw"`` (SPEC's MLP) or ``"sgd"`` (momentum 0.9).
+    optimizer : ``"adam"`` (the paper's CNN), ``"adamw"`` (its MLP) or ``"sgd"`` (momentum 0.9).
     lr, weight_decay : of the optimizer.
     schedule : ``"constant"`` or ``"cosine"`` (per epoch, from ``lr`` to 0 over ``epochs``).
     label_smoothing : of the training cross-entropy.
@@ -183,15 +255,20 @@ def train_classifier(
         three-channel images (CIFAR-10's standard augmentation), off otherwise (flipping a digit
         changes its meaning).
     batch_size : training batch size.
-    seed : seeds the generator of every shuffle, crop, flip and mask, and dropout.
     snapshots : epochs (1-based) after which to keep a copy of the weights.
+    seed : seeds the device generator of every shuffle, crop, flip and mask, and (inside a forked
+        global RNG state) dropout.
     device : where the data and the model live (``"auto"``: CUDA when available).
-    precision : ``"float32"``, ``"bfloat16"`` (mixed precision, as above) or ``"auto"``: bfloat16
-        where the device computes it natively, float32 elsewhere. Training and evaluation use it.
-    checkpoint : file to save the state to after every epoch (atomically) and resume from.
-    show_progress : show a progress bar over epochs (silent in CI and under the book's runner).
+    precision : ``"float32"`` (the default), ``"bfloat16"`` (mixed precision, as above) or
+        ``"auto"``: bfloat16 where the device computes it natively, float32 elsewhere. Training
+        and evaluation use it; the result records which ran.
+    checkpoint, checkpoint_every, show_progress : the resumable loop's
+        (:func:`mgn.resumable.run_resumable`): save every ``checkpoint_every`` seconds and after
+        the last epoch; resume from ``checkpoint``.
     """
-    _check(kappa, epochs, optimizer, lr, weight_decay, schedule, label_smoothing, batch_size, seed)
+    started = time.perf_counter()
+    _check(kappa, epochs, optimizer, lr, weight_decay, schedule, label_smoothing, batch_size)
+    seed = check_seed(seed)
     kappa, snapshots = float(kappa), check_snapshot_epochs(snapshots, epochs)
     train_x, train_y = _group("train", train)
     test_x, test_y = _group("test", test)
@@ -201,16 +278,13 @@ def train_classifier(
     if device.type == "cpu":
         keep_freed_memory()
     model = _channels_last(copy.deepcopy(model).to(device), device)
-    train_x, train_y = train_x.to(device), train_y.to(device)
-    test_x, test_y = test_x.to(device), test_y.to(device)
+    data = (train_x.to(device), train_y.to(device), test_x.to(device), test_y.to(device))
     options = {"lr": lr, "weight_decay": weight_decay}
     if optimizer == "sgd":
         options["momentum"] = 0.9
     if device.type in ("cpu", "cuda"):
         options["fused"] = True  # one kernel per step for all parameters: the same update rule
     opt = OPTIMIZERS[optimizer](model.parameters(), **options)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    result = ClassifierResult(precision=precision)
     settings = {
         "kappa": kappa,
         "epochs": epochs,
@@ -226,60 +300,35 @@ def train_classifier(
         "device": device.type,
         "precision": precision,
     }
+    generator = torch.Generator(device=device).manual_seed(seed)
+    training = _Training(model, opt, data, settings, generator, snapshots)
+    weights = {f"model.{k}": v.reshape(-1) for k, v in model.state_dict().items()}
     rng_devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices, device_type=device.type):
         torch.manual_seed(seed)
-        done, key = 0, None
-        if checkpoint is not None:
-            weights = {f"model.{k}": v.reshape(-1) for k, v in model.state_dict().items()}
-            key = fingerprint(settings, {**weights, "x": train_x, "y": train_y, "tx": test_x})
-            state = load_state(checkpoint, key)
-            if state is not None:
-                done = _restore(state, model, opt, generator, result, device)
-        n = len(train_y)
-        hide = {} if show_progress else {"disable": True}
-        bar = progress(
-            range(done, epochs), total=epochs, initial=done, desc=f"kappa={kappa:g}", **hide
+        run_resumable(
+            training,
+            epochs,
+            settings=settings,
+            tensors={**weights, "x": data[0], "y": data[1], "tx": data[2]},
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            show_progress=show_progress,
+            desc=f"kappa={kappa:g}",
+            postfix=lambda: {"test_acc": f"{training.records['test_accuracy'][-1]:.3f}"},
         )
-        for epoch in bar:
-            if schedule == "cosine":
-                for group in opt.param_groups:
-                    group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
-            model.train()
-            order = torch.randperm(n, generator=generator, device=device)
-            for start in range(0, n, batch_size):
-                index = order[start : start + batch_size]
-                x = train_x[index]
-                if augment:
-                    x = augment_batch(x, generator)
-                with autocast(device, precision):
-                    logits = model(mask_batch(x, kappa, generator))
-                loss = nn.functional.cross_entropy(
-                    logits.float(), train_y[index], label_smoothing=label_smoothing
-                )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            for name, value in zip(
-                RECORDS,
-                (
-                    *evaluate(model, train_x, train_y, precision=precision),
-                    *evaluate(model, test_x, test_y, precision=precision),
-                ),
-                strict=True,
-            ):
-                getattr(result, name).append(value)
-            if epoch + 1 in snapshots:
-                result.snapshots[epoch + 1] = {
-                    k: v.detach().to("cpu").clone(memory_format=torch.contiguous_format)
-                    for k, v in model.state_dict().items()
-                }
-            bar.set_postfix(test_acc=f"{result.test_accuracy[-1]:.3f}")
-            if checkpoint is not None:
-                save_state(checkpoint, _state(key, epoch + 1, model, opt, generator, result))
     model.eval()
-    result.model = model.to(memory_format=torch.contiguous_format)
-    return result
+    return ClassifierResult(
+        seed=seed,
+        device=device.type,
+        precision=precision,
+        seconds=time.perf_counter() - started,
+        kappa=kappa,
+        epochs=epochs,
+        **{name: tuple(training.records[name]) for name in RECORDS},
+        snapshots=training.kept,
+        model=model.to(memory_format=torch.contiguous_format),
+    )
 
 
 def _channels_last(model: nn.Module, device: torch.device) -> nn.Module:
@@ -287,30 +336,3 @@ def _channels_last(model: nn.Module, device: torch.device) -> nn.Module:
     if device.type == "cpu" and any(p.ndim == 4 for p in model.parameters()):
         return model.to(memory_format=torch.channels_last)
     return model
-
-
-def _state(key, done, model, opt, generator, result) -> dict:
-    return {
-        "fingerprint": key,
-        "epoch": done,
-        "model": model.state_dict(),
-        "optimizer": opt.state_dict(),
-        "generator": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,
-        "records": {name: list(getattr(result, name)) for name in RECORDS},
-        "snapshots": result.snapshots,
-    }
-
-
-def _restore(state, model, opt, generator, result, device) -> int:
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    generator.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    if device.type == "cuda" and state["cuda_rng"] is not None:
-        torch.cuda.set_rng_state(state["cuda_rng"], device)
-    for name in RECORDS:
-        getattr(result, name).extend(state["records"][name])
-    result.snapshots.update(state["snapshots"])
-    return int(state["epoch"])

@@ -1,4 +1,4 @@
-"""Argument checks shared by the public functions: each error names the argument and what was expected."""
+"""Argument checks shared by the library: each error names the argument and what was expected."""
 
 from __future__ import annotations
 
@@ -94,3 +94,66 @@ def check_snapshot_epochs(snapshots: Sequence[int], epochs: int) -> list[int]:
     if beyond:
         raise ValueError(f"snapshots {beyond} are outside the training's epochs 1..{epochs}")
     return chosen
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """Return ``seed`` after checking it is an int ``>= 0`` (NumPy's SeedSequence accepts those)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"{name} must be an int >= 0, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {seed}")
+    return seed
+
+
+def check_training_inputs(X, y, W0, a) -> tuple:
+    """``X (n, d)``, ``y (n,)``, ``W0`` ``(m, d)`` or ``(R, m, d)`` (a replicate axis), and ``a``.
+
+    Returns ``X, y, W0 (R, m, d), a (R, m)`` as finite tensors of one promoted dtype (one
+    initialisation becomes ``R = 1``) and whether ``W0`` had a replicate axis. ``a`` is ``(m,)``,
+    shared by all replicates, or ``(R, m)``.
+    """
+    X = as_float_tensor("X", X, ndim=2)
+    y = as_float_tensor("y", y, ndim=1)
+    W0 = as_float_tensor("W0", W0)
+    a = as_float_tensor("a", a)
+    if W0.ndim not in (2, 3):
+        raise ValueError(
+            f"W0 must have shape (m, d) or (R, m, d) with a replicate axis, got {tuple(W0.shape)}"
+        )
+    replicated = W0.ndim == 3
+    if not replicated:
+        W0 = W0[None]
+    check_nonempty("X", X)
+    check_nonempty("W0", W0)
+    check_rows("y", y, X.shape[0], "the rows of X (the sample size n)")
+    if W0.shape[2] != X.shape[1]:
+        raise ValueError(
+            f"W0 must have d = {X.shape[1]} columns to match X, got shape {tuple(W0.shape)}"
+        )
+    if a.ndim == 1:
+        a = a.expand(W0.shape[0], -1)
+    if a.shape != W0.shape[:2]:
+        raise ValueError(
+            f"a must have shape (m,) or (R, m) = {tuple(W0.shape[:2])} to match W0, "
+            f"got shape {tuple(a.shape)}"
+        )
+    dtype = torch.promote_types(X.dtype, W0.dtype)
+    return X.to(dtype), y.to(dtype), W0.to(dtype), a.to(dtype), replicated
+
+
+def check_checkpoint_every(seconds: float) -> float:
+    """Seconds between checkpoint saves: a finite number ``>= 0`` (0 saves after every iteration)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"checkpoint_every must be a number of seconds >= 0, got {seconds!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"checkpoint_every must be a number of seconds >= 0, got {seconds!r}")
+    return float(seconds)
+
+
+def check_targets(y, X: torch.Tensor) -> torch.Tensor:
+    """``y (n,)`` as a finite tensor of ``X``'s dtype, one target per row of ``X``, on its device."""
+    y = as_float_tensor("y", y, ndim=1)
+    check_rows("y", y, X.shape[0], "the rows of X")
+    if y.device != X.device:
+        raise ValueError(f"y must be on the device of X ({X.device}), got {y.device}")
+    return y.to(X.dtype)

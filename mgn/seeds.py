@@ -1,0 +1,30 @@
+"""The seed rule of every trainer: each random stream is derived from the caller's seed.
+
+A trainer takes one ``seed`` (an int >= 0). Each of its streams (the masks, the batches, a
+worker's draws, a replicate of a sweep, DP-SGD's sampling and noise) is a torch generator seeded
+from ``numpy.random.SeedSequence([seed, *key])``, with a key that names the stream. No trainer
+reads or changes torch's global generator: where a library call draws from it (dropout, Opacus'
+parameter initialisation), the trainer runs inside ``torch.random.fork_rng`` with the global
+generator seeded from the caller's seed, and the caller's global state is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mgn.validation import check_seed
+
+
+def derived_seed(seed: int, *key: int) -> int:
+    """A 63-bit seed for the stream ``key`` of ``seed``: ``SeedSequence([seed, *key])``'s first word."""
+    check_seed(seed)
+    for index, part in enumerate(key):
+        check_seed(part, f"key[{index}]")
+    state = np.random.SeedSequence([seed, *key]).generate_state(1, dtype=np.uint64)[0]
+    return int(state) >> 1
+
+
+def stream(seed: int, *key: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A torch generator on ``device`` seeded with :func:`derived_seed` ``(seed, *key)``."""
+    return torch.Generator(device=device).manual_seed(derived_seed(seed, *key))
