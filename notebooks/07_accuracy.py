@@ -80,6 +80,7 @@ from mgn.vision import (
     decline,
     evaluate,
     expected_hidden,
+    initialised,
     masked_hidden_mean,
     membership_split,
     resolve_images,
@@ -204,9 +205,8 @@ def make_model(kind: str, kappa: float):
 
 def fit(kind, kappa, j, n_epochs, masked=True, arithmetic=precision, checkpoint=None):
     """One model of ``kind`` trained with seed ``seed + j`` (its initial weights and every draw)."""
-    torch.manual_seed(seed + j)
     return train_classifier(
-        make_model(kind, kappa),
+        initialised(lambda: make_model(kind, kappa), seed + j),
         split.target_train,
         split.target_test,
         kappa if masked else 0.0,
@@ -439,8 +439,7 @@ if official_test is not None:
 relu_masked = sweep("relu", n_seeds, run_epochs)
 smoothed = sweep("smoothed", n_seeds, run_epochs, masked=False)
 
-torch.manual_seed(seed)
-layer = make_model("relu", 0.0).hidden.double()
+layer = initialised(lambda: make_model("relu", 0.0), seed).hidden.double()
 x = split.target_test.images[:mc_images].double()
 kappa_mc = max(kappas)
 with torch.no_grad():

@@ -35,6 +35,7 @@ from mgn.privacy.snapshots import (
     true_label_probability,
 )
 from mgn.seeds import derived_seed
+from mgn.vision.models import initialised
 from mgn.vision.split import MembershipSplit, as_seen_by
 from mgn.vision.trainer import ClassifierResult, train_classifier
 
@@ -46,13 +47,6 @@ class TargetShadow(NamedTuple):
 
     target: ClassifierResult
     shadow: ClassifierResult
-
-
-def _initialised(make_model: Callable[[], nn.Module], seed: int) -> nn.Module:
-    """``make_model()`` with torch's global generator seeded by ``seed``, restored afterwards."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return make_model()
 
 
 def train_target_shadow(
@@ -100,7 +94,7 @@ def train_target_shadow(
     ):
         runs.append(
             train_classifier(
-                _initialised(make_model, run_seed),
+                initialised(make_model, run_seed),
                 train,
                 test,
                 kappa,
@@ -229,7 +223,7 @@ def dpsgd_target(
         Bootstrap resamples of the attack's intervals.
     """
     run = train_dpsgd(
-        _initialised(make_model, seed),
+        initialised(make_model, seed),
         split.target_train,
         noise_multiplier,
         epochs,

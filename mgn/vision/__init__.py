@@ -7,7 +7,7 @@ from mgn.vision.images import (
     load_mnist5k,
     resolve_images,
 )
-from mgn.vision.models import CNN, MLP
+from mgn.vision.models import CNN, MLP, initialised
 from mgn.vision.smoothed_mlp import SmoothedMLP, expected_hidden, masked_hidden_mean
 from mgn.vision.split import (
     GROUPS,
@@ -38,6 +38,7 @@ __all__ = [
     "load_mnist5k",
     "evaluate",
     "expected_hidden",
+    "initialised",
     "masked_hidden_mean",
     "membership_split",
     "resolve_images",

@@ -1,4 +1,4 @@
-"""The two classifiers of Figure 4 (SPEC section 7), built from the image shape.
+"""The two classifiers of Figure 4 (chapter 7), built from the image shape, and their seeding.
 
 * :class:`MLP`: flatten, one hidden layer (4096 GELU units in the paper), dropout 0.2, 10 logits.
   ``activation="relu"`` gives the ReLU MLP whose first layer under the mask is chapter 2's smoothed
@@ -12,9 +12,12 @@ same classes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import torch
 from torch import nn
+
+from mgn.validation import check_seed
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
@@ -95,3 +98,14 @@ class CNN(nn.Module):
 
     def forward(self, x):
         return self.classifier(self.features(x))
+
+
+def initialised(make_model: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """``make_model()`` built with torch's global generator seeded by ``seed``.
+
+    A module draws its initial weights from the global generator; this seeds it inside
+    ``torch.random.fork_rng``, so the caller's global state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(check_seed(seed))
+        return make_model()
