@@ -28,7 +28,7 @@ def initial_log_slope(loss, window: int) -> np.ndarray:
 
     Returns
     -------
-    (...) slopes, one per curve (a float array; 0-d for one curve). ``exp(slope)`` is the per-step
+    (...) slopes, one per curve (a NumPy float for one curve). ``exp(slope)`` is the per-step
     contraction of the loss, ``-slope`` its rate of decay.
     """
     loss = _curves(loss)
@@ -41,7 +41,7 @@ def initial_log_slope(loss, window: int) -> np.ndarray:
     steps = np.arange(window + 1)
     log_loss = np.log(loss[..., : window + 1])
     slopes = [least_squares_slope(steps, curve) for curve in log_loss.reshape(-1, window + 1)]
-    return np.array(slopes).reshape(loss.shape[:-1])
+    return np.array(slopes).reshape(loss.shape[:-1])[()]
 
 
 def plateau(loss, fraction: float = 0.1) -> np.ndarray:
@@ -54,7 +54,7 @@ def plateau(loss, fraction: float = 0.1) -> np.ndarray:
 
     Returns
     -------
-    (...) plateaus, one per curve (0-d for one curve).
+    (...) plateaus, one per curve (a NumPy float for one curve).
     """
     loss = _curves(loss)
     if not 0.0 < fraction <= 1.0:
