@@ -389,8 +389,8 @@ display(
 # %%
 results.claim(
     "bias of the masked gradient ~ kappa^2",
-    paper="SPEC section 6 (our expectation in the paper's spirit): zeta ~ kappa^2, sigma^2 ~ "
-    "kappa^2, so a ball ~ eta kappa^2",
+    paper="our expectation in the paper's spirit (this chapter's theorem): zeta ~ kappa^2, "
+    "sigma^2 ~ kappa^2, so a ball ~ eta kappa^2",
     measured=f"at W_0: zeta ~ kappa^{zeta_fit} and V ~ kappa^{variance_fit} for kappa <= "
     f"{slope_fit_max:g}",
     verdict=verdict([contains((fit.low, fit.high), 2.0) for fit in (zeta_fit, variance_fit)]),

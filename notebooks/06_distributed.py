@@ -211,7 +211,7 @@ tau_growth = ", ".join(
 results.claim(
     "final loss grows with kappa and with local steps",
     paper="Figure 3b: distributed training with Gaussian masks for several kappa and numbers of "
-    "local steps (SPEC section 8 measured the final loss growing with both)",
+    "local steps (a first run of ours at K = 4 saw the final loss grow with both)",
     measured=f"final loss at tau = 1 from kappa = {kappas[0]:g} to {kappas[-1]:g}: "
     f"{final_mean[0, 0]:.3g} to {final_mean[-1, 0]:.3g}; from tau = 1 to {taus[-1]}: {tau_growth}",
     verdict=verdict(grows_with_tau),
