@@ -91,7 +91,13 @@ from mgn import (
     sphere_teacher_data,
     train_masked_sweep,
 )
-from mgn.checks import local_slopes, loglog_slope, pooled_loglog_slope, slope_excludes_check
+from mgn.checks import (
+    least_squares_slope,
+    local_slopes,
+    loglog_slope,
+    pooled_loglog_slope,
+    slope_excludes_check,
+)
 from mgn.converged_ball import converged_ball
 from mgn.curves import initial_log_slope, plateau
 from mgn.device import describe_device
@@ -308,7 +314,8 @@ results.value("tail_ratio_kappa_0", tail_ratio[0])
 # The mask scales in `fit_kappas` are fitted; a smaller mask whose excess is not resolved at this
 # horizon (within noise of, or below, the clean run) would only add noise to the fit. After
 # `long_steps` steps a $\kappa$ whose excess is $\le 0$ is dropped from the fit (listed in the
-# printout), which biases that slope: the converged ball below needs no such choice.
+# printout), which biases that slope, and as few as two may remain, so that slope is a plain
+# least-squares line without an interval: the converged ball below needs no such choice.
 
 # %%
 plateaus = plateau(loss)  # (kappa, seed)
@@ -340,7 +347,7 @@ long_plateau = plateau(long_loss)
 long_excess = long_plateau - long_plateau[0]
 long_fit = [i for i, k in enumerate(long_kappas) if k > 0 and long_excess[i] > 0]
 long_kappa_fit = np.array(long_kappas)[long_fit]
-long_slope = loglog_slope(long_kappa_fit, long_excess[long_fit]).slope
+long_slope = least_squares_slope(np.log(long_kappa_fit), np.log(long_excess[long_fit]))
 print(
     f"after {long_steps} steps: excess plateau slope {long_slope:.2f} over kappa in "
     f"{long_kappa_fit.tolist()}"
