@@ -12,9 +12,11 @@ from mgn.bivariate import (
 )
 from mgn.data import init_network, sphere_teacher_data
 from mgn.expected_loss import (
+    DecompositionSweep,
     LossDecomposition,
     MonteCarloEstimate,
     clean_loss,
+    decomposition_sweep,
     expected_masked_loss,
     input_gradient,
     loss_decomposition,
@@ -35,9 +37,14 @@ from mgn.masks import (
 )
 from mgn.network import network
 from mgn.ntk import (
+    GramConcentration,
+    GramEstimate,
     lambda_0,
+    linearised_ntk_loss,
+    ntk_concentration,
     ntk_gram,
     ntk_gram_infinite,
+    ntk_gram_monte_carlo,
     ntk_gram_smoothed,
 )
 from mgn.records import Check, Claim, Identity, Results
@@ -56,8 +63,11 @@ __all__ = [
     "BernoulliDropout",
     "Check",
     "Claim",
+    "DecompositionSweep",
     "GaussianFamilyMask",
     "GaussianMask",
+    "GramConcentration",
+    "GramEstimate",
     "Identity",
     "LogNormalMask",
     "LossDecomposition",
@@ -68,11 +78,13 @@ __all__ = [
     "TruncatedGaussianMask",
     "bvn_cdf",
     "clean_loss",
+    "decomposition_sweep",
     "expected_loss_descent",
     "expected_masked_loss",
     "init_network",
     "input_gradient",
     "lambda_0",
+    "linearised_ntk_loss",
     "loss_decomposition",
     "mask_moments",
     "masked_gradient_bias",
@@ -80,8 +92,10 @@ __all__ = [
     "masked_loss_monte_carlo",
     "masked_output_variance",
     "network",
+    "ntk_concentration",
     "ntk_gram",
     "ntk_gram_infinite",
+    "ntk_gram_monte_carlo",
     "ntk_gram_smoothed",
     "probe_trajectory",
     "quadratic_regularizer",

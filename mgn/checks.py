@@ -106,9 +106,26 @@ class SlopeFit:
         return f"{self.slope:.2f} [{self.low:.2f}, {self.high:.2f}] ({self.points} points)"
 
 
+def least_squares_slope(x, y) -> float:
+    """Slope of the least-squares line through the points ``(x_i, y_i)``, both 1-d of one length.
+
+    The book's one slope routine: every fitted slope and rate of the chapters goes through it
+    (NumPy's degree-1 :func:`numpy.polyfit`), so that a value does not change in its last bits
+    with the routine that fitted it. Needs at least two distinct ``x``.
+    """
+    x, y = _array("x", x), _array("y", y)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-d of one length, got {x.shape}, {y.shape}")
+    if np.unique(x).size < 2:
+        raise ValueError(f"a line needs at least 2 distinct x, got {x.size} point(s)")
+    return float(np.polyfit(x, y, 1)[0])
+
+
 def loglog_slope(x, values, level: float = 0.95) -> SlopeFit:
     """Fit ``log values = p log x + c`` by least squares; interval from Student's t (n - 2 dof).
 
+    ``x`` and ``values`` are 1-d of one length; the slope is :func:`least_squares_slope` of the
+    logarithms, its standard error the residuals' ``sqrt(SSR / (n - 2) / sum (log x - mean)^2)``.
     Needs at least three positive points (two leave no residual to estimate the error from).
     """
     x, values = _array("x", x), _array("values", values)
@@ -118,9 +135,13 @@ def loglog_slope(x, values, level: float = 0.95) -> SlopeFit:
         raise ValueError(f"a slope with an interval needs at least 3 points, got {x.size}")
     if np.any(x <= 0) or np.any(values <= 0):
         raise ValueError("x and values must be > 0 for a log-log fit")
-    fit = stats.linregress(np.log(x), np.log(values))
-    half = stats.t.ppf(0.5 + level / 2, x.size - 2) * fit.stderr
-    return SlopeFit(float(fit.slope), float(fit.slope - half), float(fit.slope + half), x.size)
+    lx, ly = np.log(x), np.log(values)
+    slope = least_squares_slope(lx, ly)
+    centred = lx - lx.mean()
+    residual = ly - ly.mean() - slope * centred
+    stderr = math.sqrt((residual**2).sum() / (x.size - 2) / (centred**2).sum())
+    half = stats.t.ppf(0.5 + level / 2, x.size - 2) * stderr
+    return SlopeFit(slope, slope - half, slope + half, x.size)
 
 
 def local_slopes(x, values) -> np.ndarray:

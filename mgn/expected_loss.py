@@ -15,15 +15,18 @@ Every function takes ``kappa`` (the paper's Gaussian mask) or ``mask=`` (a mask 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from mgn.bivariate import relu_covariance, relu_variance
 from mgn.masks import resolve_mask
 from mgn.network import check_network_args, network
+from mgn.progress import progress
 from mgn.smoothed import smoothed_relu
-from mgn.validation import check_positive, check_targets
+from mgn.validation import check_kappas, check_positive, check_targets
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # Pairs (sample, neuron pair) handled at once by the variance: bounds memory to O(this).
@@ -172,6 +175,70 @@ def quadratic_regularizer(W, a, X, kappa: float | None = None, *, mask=None) -> 
     W, a, X = check_network_args(W, a, X)
     mask = resolve_mask(kappa, mask, closed_form=False)
     return 0.5 * (mask.input_variance(X) * input_gradient(W, a, X).square()).sum()
+
+
+@dataclass(frozen=True)
+class DecompositionSweep:
+    """The pieces of :class:`LossDecomposition` over a grid of kappas.
+
+    Attributes
+    ----------
+    kappas : (K,) the mask scales.
+    expected, proxy, regularizer, error : (K,) E_c[L_masked], 1/2 sum (f^ - y)^2, R and E.
+    quadratic : (K,) the quadratic regularizer R_2 (:func:`quadratic_regularizer`).
+    error_bound : (K,) ``sum_i b_i (|f^(x_i) - y_i| + b_i / 2)`` with ``b = gap_bound``: a bound on
+        ``|E|``, since ``f~ + f^ - 2y = 2 (f^ - y) + gap`` and ``|gap| <= b``.
+    identity_gap : largest ``|expected - (proxy + R + E)| / expected`` over the grid (E is defined
+        as the difference: only rounding shows).
+    gap_excess : largest ``|f~ - f^| - gap_bound`` over inputs and kappas (<= 0 by the triangle
+        inequality and ``phi <= 1 / sqrt(2 pi)``).
+    """
+
+    kappas: np.ndarray
+    expected: np.ndarray
+    proxy: np.ndarray
+    regularizer: np.ndarray
+    error: np.ndarray
+    quadratic: np.ndarray
+    error_bound: np.ndarray
+    identity_gap: float
+    gap_excess: float
+
+
+def decomposition_sweep(W, a, X, y, kappas: Sequence[float]) -> DecompositionSweep:
+    """:func:`loss_decomposition` and the quadratic regularizer at every kappa of ``kappas``.
+
+    Parameters
+    ----------
+    W : (m, d) weights; a : (m,) output weights; X : (n, d) inputs; y : (n,) targets.
+    kappas : the Gaussian mask scales (finite, >= 0).
+
+    Returns
+    -------
+    :class:`DecompositionSweep` of float64 NumPy arrays, one entry per kappa.
+    """
+    kappas = check_kappas(kappas)
+    pieces = {key: [] for key in ("expected", "proxy", "regularizer", "error", "quadratic")}
+    error_bound, identity_gap, gap_excess = [], 0.0, -math.inf
+    for kappa in progress(kappas):
+        p = loss_decomposition(W, a, X, y, kappa)
+        proxy_residual = smoothed_network(W, a, X, kappa, kind="proxy") - y
+        bound = (p.gap_bound * (proxy_residual.abs() + 0.5 * p.gap_bound)).sum()
+        quadratic = quadratic_regularizer(W, a, X, kappa)
+        values = (p.expected, p.proxy, p.regularizer, p.error, quadratic)
+        for key, value in zip(pieces, values, strict=True):
+            pieces[key].append(value.item())
+        error_bound.append(bound.item())
+        total = p.proxy + p.regularizer + p.error
+        identity_gap = max(identity_gap, abs((p.expected - total).item()) / p.expected.item())
+        gap_excess = max(gap_excess, (p.gap.abs() - p.gap_bound).max().item())
+    return DecompositionSweep(
+        kappas=np.array(kappas),
+        **{key: np.array(value) for key, value in pieces.items()},
+        error_bound=np.array(error_bound),
+        identity_gap=identity_gap,
+        gap_excess=gap_excess,
+    )
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from mgn import (
     AdditiveGaussian,
@@ -65,18 +65,19 @@ from mgn import (
     LogNormalMask,
     Results,
     clean_loss,
+    decomposition_sweep,
     expected_masked_loss,
     init_network,
-    loss_decomposition,
     masked_loss_monte_carlo,
     quadratic_regularizer,
-    smoothed_network,
     sphere_teacher_data,
     train_masked_gd,
 )
+from mgn.checks import loglog_slope
 from mgn.device import resolve_device
 from mgn.plotting import use_book_style
 from mgn.progress import progress
+from mgn.report import markdown_table
 
 use_book_style()
 results = Results("02_expected_loss", mode)
@@ -144,8 +145,8 @@ dtype = torch.float64
 # \varphi(h_2)\big).
 # $$
 #
-# This is SPEC's product formula for $\mathbb E[\operatorname{relu} g_1 \operatorname{relu} g_2]$
-# minus the product of the means, regrouped so that every bracket vanishes as $\rho \to 0$: no
+# This is the product formula for $\mathbb E[\operatorname{relu} g_1 \operatorname{relu} g_2]$
+# (`mgn.relu_product_moment`) minus the product of the means, regrouped so that every bracket vanishes as $\rho \to 0$: no
 # large terms cancel, which keeps float32 accurate at small $\kappa$ (`mgn.relu_covariance`;
 # $\Phi_2$ is Genz's algorithm, `mgn.bvn_cdf`, accurate to about $10^{-15}$). The diagonal
 # $r = r'$ uses the variance of one rectified Gaussian. All of it is torch code, so autograd gives
@@ -198,11 +199,23 @@ for name, W in weights.items():
         mc = masked_loss_monte_carlo(W, a, X, y, kappa, draws=n_mc, seed=seed + 10 + j)
         z_scores[name].append((mc.mean - exact) / mc.stderr)
         rows.append((name, kappa, exact, mc.mean, mc.stderr, z_scores[name][-1]))
+display(
+    Markdown(
+        markdown_table(
+            ["weights", "$\\kappa$", "exact", "Monte Carlo", "standard error", "z"],
+            [
+                (name, f"{kappa:.2f}", f"{exact:.5f}", f"{mean:.5f}", f"{stderr:.2g}", f"{z:.2f}")
+                for name, kappa, exact, mean, stderr, z in rows
+            ],
+        )
+    )
+)
 
-print(f"{'weights':>28} {'kappa':>6} {'exact':>12} {'Monte Carlo':>12} {'std err':>9} {'z':>6}")
-for name, kappa, exact, mean, stderr, z in rows:
-    print(f"{name:>28} {kappa:>6.2f} {exact:>12.5f} {mean:>12.5f} {stderr:>9.2g} {z:>6.2f}")
+# %% [markdown]
+# The same comparison as a figure: the closed form as a curve, the estimates with three standard
+# errors, and their standardised differences.
 
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
 for ax, (name, W) in zip(axes[:2], weights.items(), strict=True):
     ax.plot(kappa_curve, curves[name], color="C0", label="closed form")
@@ -254,42 +267,20 @@ results.check(
 
 # %%
 kappa_sweep = np.geomspace(kappa_min, kappa_max, n_sweep)
-
-
-def sweep(W):
-    """Every piece of the decomposition at each kappa of the sweep (NumPy arrays)."""
-    out = {key: [] for key in ("expected", "proxy", "R", "E", "R2", "E_bound")}
-    identity, gap_excess = 0.0, -math.inf
-    for kappa in progress(kappa_sweep):
-        p = loss_decomposition(W, a, X, y, kappa)
-        proxy_residual = smoothed_network(W, a, X, kappa, kind="proxy") - y
-        # |E| <= sum_i bound_i (|f^ - y| + bound_i / 2), from f~ + f^ - 2y = 2 (f^ - y) + gap
-        e_bound = (p.gap_bound * (proxy_residual.abs() + 0.5 * p.gap_bound)).sum()
-        values = (p.expected, p.proxy, p.regularizer, p.error)
-        values += (quadratic_regularizer(W, a, X, kappa), e_bound)
-        for key, value in zip(out, values, strict=True):
-            out[key].append(value.item())
-        total = p.proxy + p.regularizer + p.error
-        identity = max(identity, abs((p.expected - total).item()) / p.expected.item())
-        gap_excess = max(gap_excess, (p.gap.abs() - p.gap_bound).max().item())
-    out = {key: np.array(value) for key, value in out.items()}
-    return out | {"identity": identity, "gap_excess": gap_excess}
-
-
-pieces = {name: sweep(W) for name, W in weights.items()}
+pieces = {name: decomposition_sweep(W, a, X, y, kappa_sweep) for name, W in weights.items()}
 trained = list(weights)[1]
 tp = pieces[trained]
 fig, ax = plt.subplots()
 ax.stackplot(
     kappa_sweep,
-    tp["proxy"],
-    tp["R"],
+    tp.proxy,
+    tp.regularizer,
     labels=[r"proxy loss $\frac{1}{2}\sum(\hat f - y)^2$", "regularizer $R$"],
     colors=["C0", "C1"],
     alpha=0.5,
 )
-ax.plot(kappa_sweep, tp["expected"], color="k", label="expected masked loss")
-ax.plot(kappa_sweep, tp["proxy"] + tp["R"], color="C3", ls="--", label="proxy + $R$ (no $E$)")
+ax.plot(kappa_sweep, tp.expected, color="k", label="expected masked loss")
+ax.plot(kappa_sweep, tp.proxy + tp.regularizer, color="C3", ls="--", label="proxy + $R$ (no $E$)")
 ax.set(xscale="log", yscale="log", xlabel=r"$\kappa$", ylabel="loss", title=trained)
 ax.legend(loc="upper left")
 plt.show()
@@ -303,9 +294,9 @@ plt.show()
 # $s_r/\sqrt{2\pi}$ is attained only by neurons exactly at their kink.
 
 # %%
-identity = max(p["identity"] for p in pieces.values())
-gap_excess = max(p["gap_excess"] for p in pieces.values())
-e_ratio = max((np.abs(p["E"]) / p["E_bound"]).max() for p in pieces.values())
+identity = max(p.identity_gap for p in pieces.values())
+gap_excess = max(p.gap_excess for p in pieces.values())
+e_ratio = max((np.abs(p.error) / p.error_bound).max() for p in pieces.values())
 print(f"largest relative gap in the identity: {identity:.1e}")
 print(f"largest |f~ - f^| - bound: {gap_excess:.2e}; largest |E| / bound: {e_ratio:.3f}")
 results.identity(
@@ -346,28 +337,39 @@ results.identity(
 
 # %%
 fit = kappa_sweep <= kappa_fit_max
+magnitude = {
+    name: {"R": p.regularizer, "R2": p.quadratic, "E": np.abs(p.error)}
+    for name, p in pieces.items()
+}
+slopes = {
+    name: {key: loglog_slope(kappa_sweep[fit], values[fit]).slope for key, values in sizes.items()}
+    for name, sizes in magnitude.items()
+}
 
-
-def slope(values: np.ndarray) -> float:
-    """Least-squares slope of log |values| against log kappa on the fitting range."""
-    return float(np.polyfit(np.log(kappa_sweep[fit]), np.log(np.abs(values[fit])), 1)[0])
-
-
+styles = {"R": ("o-", "$R$", 3), "R2": ("--", "$R_2$", 3), "E": ("s-", "$|E|$", 2)}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-slopes = {}
-for ax, (name, p) in zip(axes, pieces.items(), strict=True):
-    slopes[name] = {key: slope(p[key]) for key in ("R", "R2", "E")}
-    ax.loglog(kappa_sweep, p["R"], "o-", ms=3, label=f"$R$ (slope {slopes[name]['R']:.3f})")
-    ax.loglog(kappa_sweep, p["R2"], "--", label=f"$R_2$ (slope {slopes[name]['R2']:.3f})")
-    ax.loglog(
-        kappa_sweep, np.abs(p["E"]), "s-", ms=3, label=f"$|E|$ (slope {slopes[name]['E']:.2f})"
-    )
+for ax, name in zip(axes, pieces, strict=True):
+    for key, (style, label, digits) in styles.items():
+        slope = slopes[name][key]
+        ax.loglog(
+            kappa_sweep,
+            magnitude[name][key],
+            style,
+            ms=3,
+            label=f"{label} (slope {slope:.{digits}f})",
+        )
     ax.axvspan(kappa_min, kappa_fit_max, color="gray", alpha=0.1)
     ax.set(xlabel=r"$\kappa$", title=name)
     ax.legend()
 axes[0].set_ylabel("size")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# The regularizer's slope is held to 2, and the error term must vanish with $\kappa$: at the
+# smallest $\kappa$ it is compared with its largest value over the sweep.
+
+# %%
 for name in weights:
     for key in ("R", "E"):
         results.value(f"slope_{key}_{'trained' if name == trained else 'init'}", slopes[name][key])
@@ -377,7 +379,7 @@ results.check(
     max(abs(s["R"] - 2.0) for s in slopes.values()),
     0.05,
 )
-e_small = max(abs(p["E"][0]) / abs(p["E"]).max() for p in pieces.values())
+e_small = max(abs(p.error[0]) / abs(p.error).max() for p in pieces.values())
 results.check("error_vanishes", "|E(kappa_min)| / max |E| (E -> 0 with kappa)", e_small, 1e-2)
 
 # %% [markdown]
@@ -394,7 +396,7 @@ results.check("error_vanishes", "|E(kappa_min)| / max |E| (E -> 0 with kappa)", 
 fig, ax = plt.subplots()
 kappa_star = {}
 for k, (name, p) in enumerate(pieces.items()):
-    deviation = 1.0 - p["R"] / p["R2"]
+    deviation = 1.0 - p.regularizer / p.quadratic
     ax.loglog(kappa_sweep, np.abs(deviation), "o-", ms=3, color=f"C{k}", label=name)
     above = np.nonzero(np.abs(deviation) >= 0.1)[0]
     if above.size and above[0] > 0:
@@ -411,7 +413,7 @@ ax.legend(loc="lower right")
 plt.show()
 for name, value in kappa_star.items():
     results.value(f"kappa_star_{'trained' if name == trained else 'init'}", value)
-r2_small = max(abs(1.0 - p["R"][0] / p["R2"][0]) for p in pieces.values())
+r2_small = max(abs(1.0 - p.regularizer[0] / p.quadratic[0]) for p in pieces.values())
 results.check("R2_small_noise_limit", "|1 - R/R_2| at the smallest kappa", r2_small, 0.02)
 
 # %% [markdown]
@@ -445,9 +447,24 @@ for j, (label, mask) in enumerate(masks.items()):
         closed = expected_masked_loss(W_trained, a, X, y, mask=mask).item()
     r2 = quadratic_regularizer(W_trained, a, X, mask=mask).item()
     mask_rows.append((label, closed, mc.mean, mc.stderr, r2))
-    print(f"{label:>18}: exact {closed:9.4f}  MC {mc.mean:9.4f} ± {mc.stderr:.3f}  "
-          f"clean + R_2 {clean + r2:9.4f}")  # fmt: skip
+display(
+    Markdown(
+        markdown_table(
+            ["perturbation", "exact", "Monte Carlo", "clean + $R_2$"],
+            [
+                (label, f"{closed:.4f}", f"{mean:.4f} ± {stderr:.3f}", f"{clean + r2:.4f}")
+                for label, closed, mean, stderr, r2 in mask_rows
+            ],
+        )
+    )
+)
 
+# %% [markdown]
+# The excess over the clean loss, from Monte Carlo (with three standard errors) and from $R_2$,
+# with the closed form marked where it exists; the additive noise's closed form is held to its
+# Monte Carlo estimate.
+
+# %%
 fig, ax = plt.subplots(figsize=(7, 3.8))
 positions = np.arange(len(mask_rows))
 ax.bar(positions - 0.2, [r[2] - clean for r in mask_rows], 0.4, yerr=[3 * r[3] for r in mask_rows],

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 from mgn import expected_masked_loss, init_network, sphere_teacher_data
 from mgn.checks import (
     central_difference,
+    least_squares_slope,
     local_slopes,
     loglog_slope,
     pooled_loglog_slope,
@@ -25,6 +27,26 @@ def test_loglog_slope_recovers_a_power_and_its_interval_shrinks_with_the_noise()
     np.testing.assert_allclose(local_slopes(x, x**2.5), 2.5)
 
 
+def test_least_squares_slope_is_numpys_line_fit_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for size in (2, 3, 5, 21):
+        x, y = np.sort(rng.uniform(-4.0, 1.0, size)), rng.normal(size=size)
+        assert least_squares_slope(x, y) == np.polyfit(x, y, 1)[0]
+    assert abs(least_squares_slope([0, 1, 2, 3], [1.0, -1.0, -3.0, -5.0]) + 2.0) < 1e-14
+
+
+def test_loglog_slope_uses_the_one_slope_routine_and_scipys_interval():
+    x = np.geomspace(0.01, 1.0, 6)
+    values = x**1.5 * np.exp(np.random.default_rng(4).normal(0.0, 0.2, x.size))
+    fit = loglog_slope(x, values)
+    assert fit.slope == least_squares_slope(np.log(x), np.log(values))
+    reference = stats.linregress(np.log(x), np.log(values))
+    half = stats.t.ppf(0.975, x.size - 2) * reference.stderr
+    np.testing.assert_allclose(
+        [fit.low, fit.high], [fit.slope - half, fit.slope + half], rtol=1e-12
+    )
+
+
 def test_pooled_slope_ignores_the_intercepts_and_widens_with_the_scatter():
     x = np.geomspace(0.05, 0.8, 5)
     groups = np.array([x**3, 10 * x**3, 0.1 * x**3])
@@ -39,6 +61,8 @@ def test_pooled_slope_ignores_the_intercepts_and_widens_with_the_scatter():
     ("call", "message"),
     [
         (lambda: loglog_slope([1.0, 2.0], [1.0, 2.0]), "at least 3"),
+        (lambda: least_squares_slope([1.0, 2.0], [1.0, 2.0, 3.0]), "1-d of one length"),
+        (lambda: least_squares_slope([2.0, 2.0, 2.0], [1.0, 2.0, 3.0]), "2 distinct x"),
         (lambda: loglog_slope([1.0, 2.0, 3.0], [1.0, -2.0, 3.0]), "> 0"),
         (lambda: pooled_loglog_slope([1.0, 2.0], [[1.0, 2.0, 3.0]]), "groups must be"),
         (lambda: z_score_check("c", "x", [1.0], [0.0], [1.0]), "standard_error"),

@@ -1,6 +1,7 @@
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,6 +9,7 @@ import mgn.expected_loss as expected_loss_module
 from mgn.bivariate import relu_product_moment
 from mgn.expected_loss import (
     clean_loss,
+    decomposition_sweep,
     expected_masked_loss,
     input_gradient,
     loss_decomposition,
@@ -163,6 +165,29 @@ def test_decomposition_identities():
     torch.testing.assert_close(parts.gap, exact - proxy)
     assert (parts.gap.abs() <= parts.gap_bound).all()
     assert float(parts.regularizer) > 0
+
+
+def test_decomposition_sweep_is_the_decomposition_at_every_kappa():
+    W, a, X, y = problem(n=20, m=10, seed=16)
+    kappas = np.geomspace(0.01, 1.0, 4)
+    sweep = decomposition_sweep(W, a, X, y, kappas)
+    np.testing.assert_array_equal(sweep.kappas, kappas)
+    for j, kappa in enumerate(kappas):
+        parts = loss_decomposition(W, a, X, y, kappa)
+        assert sweep.expected[j] == parts.expected.item()
+        assert sweep.regularizer[j] == parts.regularizer.item()
+        assert sweep.error[j] == parts.error.item()
+        assert sweep.proxy[j] == parts.proxy.item()
+        assert sweep.quadratic[j] == quadratic_regularizer(W, a, X, kappa).item()
+        residual = (smoothed_network(W, a, X, kappa, kind="proxy") - y).abs()
+        bound = parts.gap_bound * (residual + parts.gap_bound / 2)
+        assert math.isclose(sweep.error_bound[j], bound.sum().item(), rel_tol=1e-14)
+    assert (np.abs(sweep.error) <= sweep.error_bound).all()
+    assert 0.0 <= sweep.identity_gap < 1e-13 and sweep.gap_excess <= 0.0
+    with pytest.raises(ValueError, match="kappas must not be empty"):
+        decomposition_sweep(W, a, X, y, [])
+    with pytest.raises(ValueError, match="kappas must be finite and >= 0"):
+        decomposition_sweep(W, a, X, y, [0.1, -0.1])
 
 
 def test_regularizer_scales_like_kappa_squared_and_approaches_r2():

@@ -1,12 +1,22 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.func import jacrev, vmap
 
+from mgn.data import init_network
 from mgn.expected_loss import clean_loss, smoothed_network
 from mgn.network import network
-from mgn.ntk import lambda_0, ntk_gram, ntk_gram_infinite, ntk_gram_smoothed
+from mgn.ntk import (
+    lambda_0,
+    linearised_ntk_loss,
+    ntk_concentration,
+    ntk_gram,
+    ntk_gram_infinite,
+    ntk_gram_monte_carlo,
+    ntk_gram_smoothed,
+)
 
 
 def sphere(n, d, seed):
@@ -72,6 +82,51 @@ def test_infinite_gram_is_the_monte_carlo_average_over_random_weights():
     torch.testing.assert_close(ntk_gram(w, X), terms.mean(-1))  # the same average, via S S^T
 
 
+def test_monte_carlo_gram_estimates_the_infinite_gram_with_its_own_error():
+    X = sphere(8, 3, seed=8)
+    estimate = ntk_gram_monte_carlo(X, 120_000, seed=9, chunk=50_000)  # three blocks, one partial
+    assert estimate.mean.shape == estimate.stderr.shape == (8, 8) and estimate.neurons == 120_000
+    upper = torch.triu_indices(8, 8, offset=1)
+    z = ((estimate.mean - ntk_gram_infinite(X)) / estimate.stderr)[upper[0], upper[1]]
+    assert z.abs().max() < 4.5  # 28 entries: P(max |z| > 4.5) < 28 * 7e-6
+    again = ntk_gram_monte_carlo(X, 120_000, seed=9, chunk=50_000)
+    assert torch.equal(again.mean, estimate.mean)
+    # the diagonal is ||x_i||^2 / 2 up to its own error; the off-diagonal moves with the seed
+    assert (estimate.mean.diagonal() - 0.5).abs().max() < 5 * estimate.stderr.diagonal().max()
+    other = ntk_gram_monte_carlo(X, 120_000, seed=10)
+    assert not torch.equal(other.mean, estimate.mean)
+
+
+def test_concentration_shrinks_with_the_width_and_uses_the_stated_seeds():
+    X = sphere(30, 5, seed=11)
+    found = ntk_concentration(X, [10, 100, 1000], 2, tau=1.0, seed=3)
+    assert found.spectral.shape == found.entrywise.shape == found.lambda_min.shape == (3, 2)
+    np.testing.assert_array_equal(found.widths, [10, 100, 1000])
+    spectral = found.spectral.mean(axis=1)
+    assert spectral[0] > 2 * spectral[1] > 4 * spectral[2]  # about sqrt(10) per decade
+    W0, _ = init_network(100, 5, tau=1.0, seed=3 + 1000 * 1 + 100, dtype=torch.float64)
+    H = ntk_gram(W0, X)
+    assert found.lambda_min[1, 1] == torch.linalg.eigvalsh(H)[0].item()
+    assert found.entrywise[1, 1] == (H - ntk_gram_infinite(X)).abs().max().item()
+
+
+def test_linearised_loss_is_gradient_descent_on_the_linearised_network():
+    X = sphere(10, 4, seed=12)
+    W0, a = weights(30, 4, seed=13)
+    y = torch.randn(10, generator=torch.Generator().manual_seed(14), dtype=torch.float64)
+    lr, steps = 0.05, 25
+    curve = linearised_ntk_loss(W0, a, X, y, lr, steps)
+    assert curve.shape == (steps + 1,)
+    assert math.isclose(curve[0], float(clean_loss(W0, a, X, y)), rel_tol=1e-12)
+    # r_{k+1} = (I - lr H) r_k is GD on the linearised sum loss 1/2 ||r||^2
+    H, residual = ntk_gram(W0, X, a), network(W0, a, X) - y
+    expected = []
+    for _ in range(steps + 1):
+        expected.append(0.5 * float(residual.square().sum()))
+        residual = residual - lr * H @ residual
+    np.testing.assert_allclose(curve, expected, rtol=1e-10)
+
+
 def test_infinite_gram_properties():
     X = sphere(20, 5, seed=8)
     H = ntk_gram_infinite(X)
@@ -128,6 +183,25 @@ def test_float32_gram_agrees_with_float64():
         (lambda: ntk_gram(torch.ones(0, 2), torch.ones(4, 2)), ValueError, "W must not be empty"),
         (lambda: ntk_gram_smoothed(torch.ones(3, 2), torch.ones(4, 2), -1.0), ValueError, "kappa"),
         (lambda: lambda_0("data"), TypeError, "X must be array-like"),
+        (lambda: ntk_gram_monte_carlo(torch.ones(3, 2), 0), ValueError, "neurons"),
+        (lambda: ntk_gram_monte_carlo(torch.ones(3, 2), 10, chunk=1.5), TypeError, "chunk"),
+        (lambda: ntk_concentration(torch.ones(3, 2), [], 2), ValueError, "widths must name"),
+        (lambda: ntk_concentration(torch.ones(3, 2), [10, 2.5], 2), TypeError, "widths"),
+        (lambda: ntk_concentration(torch.ones(3, 2), [10], 0), ValueError, "repeats"),
+        (
+            lambda: linearised_ntk_loss(
+                torch.ones(3, 2), torch.ones(3), torch.ones(4, 2), torch.ones(5), 0.1, 3
+            ),
+            ValueError,
+            "y must have 4 entries",
+        ),
+        (
+            lambda: linearised_ntk_loss(
+                torch.ones(3, 2), torch.ones(3), torch.ones(4, 2), torch.ones(4), 0.1, -1
+            ),
+            ValueError,
+            "steps must be an integer >= 0",
+        ),
     ],
 )
 def test_bad_input_names_the_argument(call, error, message):
