@@ -1,9 +1,9 @@
-"""Chapter 6's sweep (4 kappas x 3 taus x seeds, K = 4 workers): a plain PyTorch loop vs the simulation.
+"""Chapter 6's sweep (4 kappas x 3 Qs x seeds, K = 4 workers): a plain PyTorch loop vs the simulation.
 
 The plain way runs one setting after another, and inside it one worker after another: an
 ``nn.Module`` and a ``torch.optim.SGD`` per worker, a fresh mask per local step, autograd, the
 models averaged through their ``state_dict`` each round and the clean loss recorded.
-``mgn.distributed.train_local_sgd`` (with a replicate axis) advances all workers, kappas and seeds of one tau in one
+``mgn.distributed.train_local_sgd`` (with a replicate axis) advances all workers, kappas and seeds of one Q in one
 batched program. Both run single-threaded, side by side in one process (target: >= 5x on the CPU).
 Then the real thing: a 2-process gloo run (``torchrun --standalone``) against the simulation of
 the same run, time per round.
@@ -28,11 +28,11 @@ from train_sweep import TwoLayer
 from mgn.data import init_network, sphere_teacher_data
 from mgn.distributed import train_local_sgd
 
-KAPPAS, TAUS = (0.0, 0.2, 0.6, 1.0), (1, 5, 20)
+KAPPAS, QS = (0.0, 0.2, 0.6, 1.0), (1, 5, 20)
 N, D, M, LR, WORKERS = 500, 20, 100, 0.005, 4
 
 
-def plain_local_sgd(X, y, W0, a, kappa, tau, rounds, seed) -> list[float]:
+def plain_local_sgd(X, y, W0, a, kappa, Q, rounds, seed) -> list[float]:
     """One worker after another, one local step after another; returns the clean losses."""
     generator = torch.Generator().manual_seed(seed)
     shards = torch.tensor_split(torch.arange(X.shape[0]), WORKERS)
@@ -45,7 +45,7 @@ def plain_local_sgd(X, y, W0, a, kappa, tau, rounds, seed) -> list[float]:
         for model, optimizer, rows in zip(models, optimizers, shards, strict=True):
             model.load_state_dict(server.state_dict())
             Xk, yk = X[rows], y[rows]
-            for _ in range(tau):
+            for _ in range(Q):
                 mask = 1 + kappa * torch.randn(Xk.shape, generator=generator, dtype=X.dtype)
                 loss = 0.5 * (model(Xk * mask) - yk).square().sum()
                 optimizer.zero_grad()
@@ -64,14 +64,14 @@ def cpu_and_wall(function) -> tuple[float, float]:
     return time.process_time() - cpu, time.perf_counter() - wall
 
 
-def gloo_seconds_per_round(rounds: int, tau: int) -> float:
+def gloo_seconds_per_round(rounds: int, Q: int) -> float:
     """Time per round measured inside a 2-process gloo run (rank 0's clock)."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "run.json"
         command = [
             sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
             "-m", "mgn.distributed", "--samples", str(N), "--dim", str(D), "--width", str(M),
-            "--kappa", "0.6", "--lr", str(LR), "--rounds", str(rounds), "--local-steps", str(tau),
+            "--kappa", "0.6", "--lr", str(LR), "--rounds", str(rounds), "--local-steps", str(Q),
             "--seed", "0", "--backend", "gloo", "--out", str(out),
         ]  # fmt: skip
         env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -91,19 +91,19 @@ def main() -> None:
     seeds = tuple(range(args.seeds))
 
     def batched():
-        for tau in TAUS:
+        for Q in QS:
             train_local_sgd(
-                X, y, W0.expand(args.seeds, -1, -1), a, KAPPAS, LR, args.steps // tau, tau,
+                X, y, W0.expand(args.seeds, -1, -1), a, KAPPAS, LR, args.steps // Q, Q,
                 WORKERS, seed=0, device="cpu", show_progress=False,
             )  # fmt: skip
 
     def plain():
-        for tau in TAUS:
+        for Q in QS:
             for kappa in KAPPAS:
                 for seed in seeds:
-                    plain_local_sgd(X, y, W0, a, kappa, tau, args.steps // tau, seed)
+                    plain_local_sgd(X, y, W0, a, kappa, Q, args.steps // Q, seed)
 
-    runs = len(KAPPAS) * len(TAUS) * args.seeds
+    runs = len(KAPPAS) * len(QS) * args.seeds
     print(f"sweep: {runs} runs x {WORKERS} workers x {args.steps} local steps, float64, 1 thread")
     cpu_b, wall_b = cpu_and_wall(batched)
     cpu_p, wall_p = cpu_and_wall(plain)
@@ -111,14 +111,14 @@ def main() -> None:
     print(f"  plain PyTorch loop:   {cpu_p:8.2f} s CPU  {wall_p:8.2f} s wall")
     print(f"  ratio: {cpu_p / cpu_b:.1f}x CPU, {wall_p / wall_b:.1f}x wall (target >= 5x)")
 
-    tau = 5
-    gloo = gloo_seconds_per_round(args.gloo_rounds, tau)
+    Q = 5
+    gloo = gloo_seconds_per_round(args.gloo_rounds, Q)
     cpu_s, wall_s = cpu_and_wall(
         lambda: train_local_sgd(
-            X, y, W0, a, [0.6], LR, args.gloo_rounds, tau, 2, device="cpu", show_progress=False
+            X, y, W0, a, [0.6], LR, args.gloo_rounds, Q, 2, device="cpu", show_progress=False
         )
     )
-    print(f"2 workers, tau = {tau}, {args.gloo_rounds} rounds, same problem:")
+    print(f"2 workers, Q = {Q}, {args.gloo_rounds} rounds, same problem:")
     print(f"  gloo, 2 processes:    {gloo * 1e3:8.2f} ms per round (wall, rank 0)")
     print(f"  simulation:           {wall_s / args.gloo_rounds * 1e3:8.2f} ms per round (wall), "
           f"{cpu_s / args.gloo_rounds * 1e3:.2f} ms CPU")  # fmt: skip

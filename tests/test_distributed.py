@@ -34,10 +34,10 @@ def problem(n=30, d=4, m=6, seed=0, dtype=F64):
     return X, y, W0, a
 
 
-def cli(n, d, m, kappa, lr, rounds, tau, seed, out, *extra):
+def cli(n, d, m, kappa, lr, rounds, Q, seed, out, *extra):
     return [
         "--samples", str(n), "--dim", str(d), "--width", str(m), "--kappa", str(kappa),
-        "--lr", str(lr), "--rounds", str(rounds), "--local-steps", str(tau), "--seed", str(seed),
+        "--lr", str(lr), "--rounds", str(rounds), "--local-steps", str(Q), "--seed", str(seed),
         "--out", str(out), *extra,
     ]  # fmt: skip
 
@@ -62,10 +62,10 @@ def launch(workers, args, timeout_s, ranks=None):
     return procs
 
 
-def simulate(n, d, m, kappa, lr, rounds, tau, workers, seed, **kwargs):
+def simulate(n, d, m, kappa, lr, rounds, Q, workers, seed, **kwargs):
     X, y, W0, a = problem(n, d, m, seed)
     return train_local_sgd(
-        X, y, W0, a, [kappa], lr, rounds, tau, workers, seed=seed, device="cpu", **kwargs
+        X, y, W0, a, [kappa], lr, rounds, Q, workers, seed=seed, device="cpu", **kwargs
     )
 
 
@@ -81,7 +81,7 @@ def test_kappa_zero_one_step_is_gradient_descent_with_step_lr_over_k():
 
 
 def test_more_local_steps_is_not_gradient_descent():
-    """tau = 2 must differ from GD with lr/K (local models drift apart): the previous test is not trivial."""
+    """Q = 2 must differ from GD with lr/K (local models drift apart): the previous test is not trivial."""
     X, y, W0, a = problem()
     local = train_local_sgd(X, y, W0, a, [0.0], 0.09, 10, 2, 3, device="cpu")
     gd = train_masked_gd(X, y, W0, a, [0.0], 0.09 * 2 / 3, 10, device="cpu")
@@ -227,9 +227,9 @@ def test_expected_local_gd_is_local_sgd_at_kappa_zero_and_per_shard_otherwise():
 def test_drift_term_vanishes_at_one_local_step_and_grows_with_tau():
     beta_k, G_k, V_k = [2.0, 3.0], [1.0, 0.5], [0.3, 0.1]
     assert drift_term(0.01, 1, beta_k, G_k, V_k) == 0.0
-    values = [drift_term(0.01, tau, beta_k, G_k, V_k) for tau in (2, 5, 20)]
+    values = [drift_term(0.01, Q, beta_k, G_k, V_k) for Q in (2, 5, 20)]
     assert values == sorted(values) and values[0] > 0
-    # tau = 2: only j = 1 contributes, (sqrt 2 eta / 2) sum_k beta_k sqrt(G_k^2 + V_k)
+    # Q = 2: only j = 1 contributes, (sqrt 2 eta / 2) sum_k beta_k sqrt(G_k^2 + V_k)
     expected = math.sqrt(2) * 0.01 / 2 * (2 * math.sqrt(1.3) + 3 * math.sqrt(0.35))
     assert math.isclose(values[0], expected, rel_tol=1e-12)
 

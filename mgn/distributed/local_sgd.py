@@ -1,7 +1,7 @@
 """Local SGD (FedAvg) with masked local steps, chapter 6: the engine both runners share.
 
 K workers; worker k holds block k of ``torch.tensor_split(arange(n), K)``. A round: every worker
-starts from the global ``W``, takes ``tau`` masked GD steps on its shard's sum loss
+starts from the global ``W``, takes ``Q`` masked GD steps on its shard's sum loss
 
     L_k(W) = 1/2 sum_{i in shard k} (f(W; x_i ⊙ c) - y_i)^2,   c ~ N(1, kappa^2 I) fresh per
     sample, coordinate and step,
@@ -54,7 +54,7 @@ class LocalSGDEngine:
     k's generator for replicate r draws, in this order: ``torch.rand(n_k)`` batch keys (minibatch
     only; the batch is their ``argsort``'s first ``batch_size``), then the mask noise
     ``torch.randn(d, N_k)`` (``N_k`` the batch or shard size), shared by all kappas (common random
-    numbers); after the ``tau`` steps, ``torch.randn(m, d)`` uplink noise when ``kappa_up > 0``.
+    numbers); after the ``Q`` steps, ``torch.randn(m, d)`` uplink noise when ``kappa_up > 0``.
     """
 
     def __init__(self, X, y, a, kappas, seeds, ranks, workers, lr, batch_size, kappa_up, device):

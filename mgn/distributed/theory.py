@@ -5,12 +5,12 @@
   (:func:`mgn.expected_masked_loss`), and the models are averaged each round.
 * :func:`drift_constants`: the constants of the bound, measured at the round starts of a
   trajectory, and the :class:`mgn.biased_sgd.Constants` of SPEC section 6's theorem applied to the
-  rounds, with step ``eta tau / K`` and the bias enlarged by the client drift
+  rounds, with step ``eta Q / K`` and the bias enlarged by the client drift
 
-      D = (sqrt(2) eta / tau) sum_{j<tau} sum_k beta_k sqrt(j^2 G_k^2 + j V_k),
+      D = (sqrt(2) eta / Q) sum_{j<Q} sum_k beta_k sqrt(j^2 G_k^2 + j V_k),
 
   ``G_k`` the norm of shard k's expected gradient and ``V_k`` its mask variance. ``D = 0`` at
-  ``tau = 1``, where the bound is section 6's with step ``eta / K``.
+  ``Q = 1``, where the bound is section 6's with step ``eta / K``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def expected_local_gd(
     on_diagonal = torch.block_diag(*[torch.ones_like(W0)] * workers)
     W = W0.clone()
     history = [W.clone()]
-    for _ in progress(range(rounds), desc=f"expected local GD kappa={kappa:g} tau={local_steps}"):
+    for _ in progress(range(rounds), desc=f"expected local GD kappa={kappa:g} Q={local_steps}"):
         local = torch.block_diag(*[W] * workers).requires_grad_(True)
         for _ in range(local_steps):
             (grad,) = torch.autograd.grad(
@@ -87,7 +87,7 @@ class DriftConstants:
     ``beta_k``, ``G_k``, ``V_k``: per shard, the largest ``lambda_max(H_k)``, expected-gradient norm
     and mask variance of the shard gradient; ``zeta``: the largest norm of the mask bias of the
     full gradient; ``drift``: D of the module docstring; ``theorem``: section 6's constants for
-    the rounds (``zeta2 = (zeta + D)^2``, ``M = 2``, ``sigma2 = 2 zeta2 + max sum_k V_k / tau``).
+    the rounds (``zeta2 = (zeta + D)^2``, ``M = 2``, ``sigma2 = 2 zeta2 + max sum_k V_k / Q``).
     """
 
     beta: float
@@ -101,7 +101,7 @@ class DriftConstants:
 
 
 def drift_term(lr: float, local_steps: int, beta_k, G_k, V_k) -> float:
-    """``D = (sqrt 2 eta / tau) sum_{j<tau} sum_k beta_k sqrt(j^2 G_k^2 + j V_k)`` (module docstring)."""
+    """``D = (sqrt 2 eta / Q) sum_{j<Q} sum_k beta_k sqrt(j^2 G_k^2 + j V_k)`` (module docstring)."""
     j = np.arange(local_steps)[:, None]
     per_step = np.asarray(beta_k) * np.sqrt(j**2 * np.asarray(G_k) ** 2 + j * np.asarray(V_k))
     return float(math.sqrt(2.0) * lr * per_step.sum() / local_steps)

@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kappa", type=float, required=True, help="input mask scale")
     parser.add_argument("--lr", type=float, required=True, help="local step size")
     parser.add_argument("--rounds", type=int, required=True, help="communication rounds")
-    parser.add_argument("--local-steps", type=int, required=True, help="tau, steps per round")
+    parser.add_argument("--local-steps", type=int, required=True, help="Q, steps per round")
     parser.add_argument("--seed", type=int, default=0, help="data seed S (init: S + 1)")
     parser.add_argument("--batch-size", type=int, default=None, help="local minibatch size")
     parser.add_argument("--kappa-up", type=float, default=0.0, help="uplink fading scale")
