@@ -1,6 +1,6 @@
-"""Finite-width NTK Gram through activation patterns versus per-sample Jacobians (SPEC section 4).
+"""Finite-width NTK Gram through activation patterns versus per-sample Jacobians (chapter 3).
 
-Setting of Figure 3a (SPEC section 7) with n = 1000: inputs on the sphere of R^20, width m = 100 at
+Setting of Figure 3a (chapter 4) with n = 1000: inputs on the sphere of R^20, width m = 100 at
 the NTK initialisation. ``mgn.ntk_gram`` forms H(W) = ((X X^T) ⊙ (S S^T)) / m from the 0/1
 activation pattern S; the naive way builds the (n, m d) Jacobian of the outputs in W with
 ``torch.func.vmap(jacrev(...))`` and multiplies J J^T. Both run in one process (median of repeated

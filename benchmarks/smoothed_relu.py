@@ -1,4 +1,4 @@
-"""Closed form versus Monte Carlo for the Figure 2 curve (SPEC section 7).
+"""Closed form versus Monte Carlo for the Figure 2 curve (chapter 1).
 
 The curve: kappa = 0.2 and ||w ⊙ x|| = 1, so s = 0.2; z on 400 points in [-2.1, 2.1]. The paper's
 figure estimates E[relu(z + s g)] with 200,000 Gaussian draws (seed 42); the book evaluates

@@ -30,7 +30,7 @@ N, D, M, LR, PAPER_STEPS = 500, 20, 100, 0.005, 2000
 
 
 class TwoLayer(nn.Module):
-    """f(W; x) = m^{-1/2} a^T relu(W x), only W trained (SPEC section 1)."""
+    """f(W; x) = m^{-1/2} a^T relu(W x), only W trained (the notation page)."""
 
     def __init__(self, W0: torch.Tensor, a: torch.Tensor):
         super().__init__()

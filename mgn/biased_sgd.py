@@ -1,4 +1,4 @@
-"""The biased-SGD theorem of SPEC section 6 (our statement), its bound, and its check.
+"""The biased-SGD theorem of chapter 5 (the book's statement), its bound, and its check.
 
 Iterates ``W_{k+1} = W_k - eta g_k`` with ``E_k[g_k] = grad F(W_k) + b_k``. If along the iterates
 
@@ -47,7 +47,7 @@ class Constants:
 def theorem_bound(
     constants: Constants, lr: float, F0: float, steps: int, F_star: float = 0.0
 ) -> np.ndarray:
-    """The bound on ``E[F(W_k)]`` for ``k = 0..steps`` (SPEC section 6), as an array."""
+    """The bound on ``E[F(W_k)]`` for ``k = 0..steps`` (chapter 5), as an array."""
     if constants.mu <= 0:
         raise ValueError(f"constants.mu must be > 0 for a PL bound, got {constants.mu}")
     k = np.arange(steps + 1)
@@ -64,7 +64,7 @@ class Probe:
     steps : probed iteration numbers k.
     loss : clean loss F(W_k).
     grad_norm2 : ||grad F(W_k)||^2.
-    lambda_min, lambda_max : extreme eigenvalues of the Gram matrix H(W_k) (SPEC section 4);
+    lambda_min, lambda_max : extreme eigenvalues of the Gram matrix H(W_k) (chapter 3);
         ``||grad F||^2 = r^T H r`` makes ``lambda_min`` a PL constant and ``lambda_max`` the
         curvature of the Gauss-Newton part of the Hessian.
     smoothness_needed : the beta the descent lemma needs on the step actually taken,
@@ -72,7 +72,7 @@ class Probe:
     bias_norm2 : ||b_k||^2, the squared bias of the masked gradient.
     second_moment, second_moment_se : ``E_k ||g_k||^2`` by Monte Carlo over masks, and its
         standard error.
-    variance : the mask variance ``E_k ||g_k - E_k g_k||^2`` (SPEC's sigma^2 before the bias).
+    variance : the mask variance ``E_k ||g_k - E_k g_k||^2`` (chapter 5's sigma^2 before the bias).
     """
 
     steps: np.ndarray

@@ -1,4 +1,4 @@
-"""The error ball at convergence: the clean loss at a minimiser of L + R (SPEC section 9).
+"""The error ball at convergence: the clean loss at a minimiser of L + R (chapter 4).
 
 Full-batch masked GD follows GD on the expected masked loss E_c[L_masked] = L + R (chapter 5
 measures the gap), so its limit is the clean loss L(W*_kappa) at a minimiser W*_kappa of L + R,
@@ -59,7 +59,7 @@ def minimise_expected_loss(
     max_evaluations: int = 3000,
     history: int = 100,
 ) -> Minimum:
-    """Minimise the exact expected masked loss over W by L-BFGS from ``W0`` (SPEC section 9).
+    """Minimise the exact expected masked loss over W by L-BFGS from ``W0`` (chapter 4).
 
     Parameters
     ----------
@@ -145,7 +145,7 @@ def converged_ball(
     """:func:`minimise_expected_loss` from the same ``W0`` at every kappa (no warm start).
 
     L + R is not convex: a warm start down the kappa grid can reach another minimum than masked GD
-    from ``W0`` does (SPEC section 9), so every kappa starts from ``W0``. The kappas are
+    from ``W0`` does (chapter 4), so every kappa starts from ``W0``. The kappas are
     independent: with ``workers > 1`` they run in that many processes (one thread each).
     """
     kappas = check_kappas(kappas)

@@ -1,11 +1,11 @@
-"""Synthetic data and initialisation of SPEC sections 1 and 7: sphere inputs, teacher labels, NTK init.
+"""Synthetic data and initialisation (chapter 4, Figure 3a): sphere inputs, teacher labels, NTK init.
 
-* :func:`sphere_teacher_data` draws ``x_i`` uniformly on the unit sphere of R^d (SPEC section 1
+* :func:`sphere_teacher_data` draws ``x_i`` uniformly on the unit sphere of R^d (the notation page
   asks for ``||x_i|| = 1``) and labels them with a fixed random two-layer ReLU *teacher*
-  ``y_i = f(W*; x_i)`` of the same form as the student (SPEC section 7, Figure 3a; the teacher is
+  ``y_i = f(W*; x_i)`` of the same form as the student (Figure 3a, chapter 4; the teacher is
   the book's choice, the paper does not describe its data).
 * :func:`init_network` draws the student's initialisation: ``w_r(0) ~ N(0, tau^2 I_d)`` and
-  ``a_r`` uniform in ``{-1, +1}`` (SPEC section 1).
+  ``a_r`` uniform in ``{-1, +1}`` (the notation page).
 
 Both are seeded and draw in float64 on the CPU before casting, so a seed gives the same numbers
 (up to rounding) in every dtype.
@@ -42,7 +42,7 @@ def _signs(count: int, generator: torch.Generator) -> torch.Tensor:
 def init_network(
     m: int, d: int, tau: float = 1.0, seed: int = 0, dtype: torch.dtype | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The NTK initialisation of SPEC section 1: ``W0 (m, d)`` with N(0, tau^2) entries, ``a (m,)``.
+    """The NTK initialisation (notation page): ``W0 (m, d)`` with N(0, tau^2) entries, ``a (m,)``.
 
     Parameters
     ----------
@@ -73,9 +73,9 @@ def sphere_teacher_data(
     noise: float = 0.0,
     dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs uniform on the unit sphere with labels from a random teacher (SPEC section 7).
+    """Inputs uniform on the unit sphere with labels from a random teacher (Figure 3a, chapter 4).
 
-    The teacher is a two-layer ReLU network of the student's form (SPEC section 1),
+    The teacher is a two-layer ReLU network of the student's form (the notation page),
     ``f*(x) = teacher_width^{-1/2} sum_j a*_j relu(w*_j^T x)`` with ``w*_j ~ N(0, I_d)`` and
     ``a*_j`` uniform in ``{-1, +1}``, drawn once from ``seed``. Labels are
     ``y_i = f*(x_i) + noise * eps_i`` with ``eps_i ~ N(0, 1)``.

@@ -1,4 +1,4 @@
-"""The masked gradient and its bias for the clean loss (SPEC section 6).
+"""The masked gradient and its bias for the clean loss (chapter 5).
 
 The mask sits inside the ReLU, so the masked gradient g = grad_W 1/2 sum_i (f(W; x~_i) - y_i)^2 is
 a biased estimate of grad L(W): E_c[g] = grad E_c[L_masked](W) = grad L(W) + b(W). The exact bias
@@ -33,14 +33,14 @@ def masked_gradients(W, a, X_masked: torch.Tensor, y: torch.Tensor) -> torch.Ten
 
 
 def clean_gradient(W, a, X, y) -> torch.Tensor:
-    """grad L(W) of the clean sum loss (SPEC section 1), shape (m, d)."""
+    """grad L(W) of the clean sum loss (the notation page), shape (m, d)."""
     W = W.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(clean_loss(W, a, X, y), W)
     return grad
 
 
 def masked_gradient_bias(W, a, X, y, kappa: float | None = None, *, mask=None) -> torch.Tensor:
-    """Exact bias b(W) = grad E_c[L_masked](W) - grad L(W), shape (m, d) (SPEC sections 3 and 6).
+    """Exact bias b(W) = grad E_c[L_masked](W) - grad L(W), shape (m, d) (chapters 2 and 5).
 
     Through the closed form of the expected loss, so any Gaussian-family mask works; zero at
     ``kappa = 0``.

@@ -2,7 +2,7 @@
 
 Every mask turns an input ``x`` into a random ``x~`` with ``E[x~] = x`` and independent coordinates
 of variance :meth:`Mask.input_variance`; :meth:`Mask.sample` draws it. That is all the Monte Carlo
-estimator and the small-noise regularizer R_2 need (SPEC section 3). A :class:`GaussianFamilyMask`
+estimator and the small-noise regularizer R_2 need (chapter 2). A :class:`GaussianFamilyMask`
 also makes every pre-activation ``w^T x~`` Gaussian, with the mean and standard deviation of
 :meth:`GaussianFamilyMask.moments` and the pairwise covariances of
 :meth:`GaussianFamilyMask.pair_covariance`: that is what the exact expected loss needs.
@@ -91,14 +91,14 @@ class GaussianFamilyMask(Mask):
         """(n, P) covariances Cov(W1[p]^T x~_i, W2[p]^T x~_i) for paired rows of W1, W2 (P, d).
 
         For independent coordinates this is ``sum_k W1[p, k] W2[p, k] Var(x~_ik)``: for the
-        Gaussian mask kappa^2 (w ⊙ x)^T (w' ⊙ x), for additive noise kappa^2 w^T w' (SPEC sec. 2).
+        Gaussian mask kappa^2 (w ⊙ x)^T (w' ⊙ x), for additive noise kappa^2 w^T w' (chapter 1).
         """
         return self.input_variance(X) @ (W1 * W2).T
 
 
 @dataclass(frozen=True)
 class GaussianMask(GaussianFamilyMask):
-    """The paper's mask: x~ = x ⊙ c, c ~ N(1, kappa^2 I_d) (SPEC section 1)."""
+    """The paper's mask: x~ = x ⊙ c, c ~ N(1, kappa^2 I_d) (the notation page)."""
 
     kappa: float
 
@@ -188,7 +188,7 @@ class BernoulliDropout(Mask):
 
 @dataclass(frozen=True)
 class TruncatedGaussianMask(Mask):
-    """x~ = x ⊙ c, c = 1 + kappa xi with xi ~ N(0, 1) truncated to [-T, T] (SPEC section 6).
+    """x~ = x ⊙ c, c = 1 + kappa xi with xi ~ N(0, 1) truncated to [-T, T] (chapter 5).
 
     Mean one like the paper's mask, but bounded: |c| <= 1 + T kappa, so a bound that must hold for
     every mask can hold. Var c = kappa^2 (1 - 2 T phi(T) / (2 Phi(T) - 1)). Drawn by inverting the

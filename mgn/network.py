@@ -1,4 +1,4 @@
-"""The two-layer ReLU network of SPEC section 1, functional: f(W; x) = m^{-1/2} sum_r a_r relu(w_r^T x)."""
+"""The two-layer ReLU network (notation page), functional: f(W; x) = m^{-1/2} sum_r a_r relu(w_r^T x)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def check_network_args(W, a, X) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
 
 
 def network(W, a, X) -> torch.Tensor:
-    """Clean outputs f(W; x_i) = m^{-1/2} sum_r a_r relu(w_r^T x_i) (SPEC eq. of section 1).
+    """Clean outputs f(W; x_i) = m^{-1/2} sum_r a_r relu(w_r^T x_i) (the notation page).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Neural tangent kernel Gram matrices of the two-layer network, and lambda_0 (SPEC section 4).
+"""Neural tangent kernel Gram matrices of the two-layer network, and lambda_0 (chapter 3).
 
 Only W is trained, so the Jacobian of the outputs in W has rows
 J_i = m^{-1/2} (a_r 1{w_r^T x_i > 0} x_i)_r and H(W) = J J^T. Through the activation pattern S:
@@ -40,7 +40,7 @@ def _output_weights(a, W: torch.Tensor) -> torch.Tensor:
 
 
 def ntk_gram_infinite(X) -> torch.Tensor:
-    """Infinite-width Gram H_inf[i, j] = x_i^T x_j (pi - arccos(cos theta_ij)) / (2 pi) (SPEC 4).
+    """Infinite-width Gram H_inf[i, j] = x_i^T x_j (pi - arccos(cos theta_ij)) / (2 pi) (chapter 3).
 
     ``cos theta_ij = x_i^T x_j / (||x_i|| ||x_j||)``, clamped into [-1, 1] (on the unit sphere it is
     x_i^T x_j). This is E_w[x_i^T x_j 1{w^T x_i > 0} 1{w^T x_j > 0}] for w ~ N(0, tau^2 I), any tau.
@@ -63,12 +63,12 @@ def ntk_gram_infinite(X) -> torch.Tensor:
 
 
 def ntk_gram(W, X, a=None) -> torch.Tensor:
-    """Finite-width Gram H(W) = J J^T = ((X X^T) ⊙ (S diag(a^2) S^T)) / m (SPEC section 4).
+    """Finite-width Gram H(W) = J J^T = ((X X^T) ⊙ (S diag(a^2) S^T)) / m (chapter 3).
 
     Parameters
     ----------
     W : (m, d) hidden weights; X : (n, d) inputs.
-    a : (m,) output weights, optional: None means a_r^2 = 1 (a_r in {-1, +1}, SPEC section 1).
+    a : (m,) output weights, optional: None means a_r^2 = 1 (a_r in {-1, +1}, the notation page).
 
     Returns
     -------
@@ -81,10 +81,10 @@ def ntk_gram(W, X, a=None) -> torch.Tensor:
 
 
 def ntk_gram_smoothed(W, X, kappa: float, a=None) -> torch.Tensor:
-    """Gram of the smoothed network under the Gaussian mask: H~ = J~ J~^T (SPEC section 4).
+    """Gram of the smoothed network under the Gaussian mask: H~ = J~ J~^T (chapter 3).
 
     Row i of J~ is m^{-1/2} (a_r g_ir)_r with g_ir = grad_w E_c[relu(w_r^T (x_i ⊙ c))]
-    = Phi(z/s) x_i + phi(z/s) kappa^2 (x_i ⊙ x_i ⊙ w_r)/s (Stein's lemma, SPEC section 2); so
+    = Phi(z/s) x_i + phi(z/s) kappa^2 (x_i ⊙ x_i ⊙ w_r)/s (Stein's lemma, chapter 1); so
     H~[i, j] = m^{-1} sum_r a_r^2 g_ir^T g_jr. At kappa = 0 it equals :func:`ntk_gram`.
     Memory O(n m d) (the (n, m, d) gradients, one matrix product).
     """
@@ -97,7 +97,7 @@ def ntk_gram_smoothed(W, X, kappa: float, a=None) -> torch.Tensor:
 
 
 def lambda_0(X) -> torch.Tensor:
-    """lambda_0 = lambda_min(H_inf) (SPEC section 4); positive when no two inputs are parallel."""
+    """lambda_0 = lambda_min(H_inf) (chapter 3); positive when no two inputs are parallel."""
     return torch.linalg.eigvalsh(ntk_gram_infinite(X))[0]
 
 

@@ -6,8 +6,9 @@ check in ``mgn``), and ends with :meth:`Results.finish`, which shows the table, 
 file the runner asked for (``$MGN_RESULTS_DIR/<notebook>.json``), and raises if a check failed.
 
 Two more kinds of record feed the book's claims ledger: :meth:`Results.claim`, the verdict of the
-run on one claim of the paper (or of SPEC), and :meth:`Results.identity`, an equality that holds by
-algebra, shown with its rounding-level deviation but never counted as a check.
+run on one claim of the paper (or of the book's own precise version of it), and
+:meth:`Results.identity`, an equality that holds by algebra, shown with its rounding-level
+deviation but never counted as a check.
 """
 
 from __future__ import annotations

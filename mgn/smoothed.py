@@ -1,4 +1,4 @@
-"""The smoothed ReLU of SPEC section 2: closed forms of E_c[relu(w^T(x ⊙ c))], Gaussian mask.
+"""The smoothed ReLU of chapter 1: closed forms of E_c[relu(w^T(x ⊙ c))], Gaussian mask.
 
 For fixed ``w`` and ``x`` the masked pre-activation ``w^T(x ⊙ c)``, ``c ~ N(1, kappa^2 I)``, is
 Gaussian with mean ``z = w^T x`` and standard deviation ``s = kappa ||w ⊙ x||``. Everything here is
@@ -118,7 +118,7 @@ def _second_moment_value(z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 
 
 class _SmoothedReLU(torch.autograd.Function):
-    """Value of the exact or proxy smoothed ReLU with the closed-form partials of SPEC section 2."""
+    """Value of the exact or proxy smoothed ReLU with the closed-form partials of chapter 1."""
 
     @staticmethod
     def forward(z: torch.Tensor, s: torch.Tensor, proxy: bool) -> torch.Tensor:
@@ -245,7 +245,7 @@ def _finish(result: torch.Tensor, out_dtype, numpy_out: bool):
 
 
 def smoothed_relu(z, s, kind: str = "exact"):
-    """Smoothed ReLU E[relu(z + s g)], g ~ N(0, 1), or the paper's proxy (SPEC section 2).
+    """Smoothed ReLU E[relu(z + s g)], g ~ N(0, 1), or the paper's proxy (chapter 1).
 
     ``kind="exact"``: ``z Phi(z/s) + s phi(z/s)`` ("sigma-tilde"), the mean of one masked neuron.
     ``kind="proxy"``: ``z Phi(z/s)`` ("sigma-hat"), the form the paper's theorems use; the gap
@@ -261,7 +261,7 @@ def smoothed_relu(z, s, kind: str = "exact"):
     Returns
     -------
     The broadcast result, of the same kind as the input (torch in -> torch out, with autograd
-    through the closed-form partials of SPEC section 2; NumPy or numbers in -> NumPy out), in the
+    through the closed-form partials of chapter 1; NumPy or numbers in -> NumPy out), in the
     promoted dtype (float16 and bfloat16 are computed in float32).
     """
     if not isinstance(kind, str) or kind not in _KINDS:
@@ -271,7 +271,7 @@ def smoothed_relu(z, s, kind: str = "exact"):
 
 
 def smoothed_relu_second_moment(z, s):
-    """Second moment E[relu(z + s g)^2] = (z^2 + s^2) Phi(z/s) + z s phi(z/s) (SPEC section 2).
+    """Second moment E[relu(z + s g)^2] = (z^2 + s^2) Phi(z/s) + z s phi(z/s) (chapter 1).
 
     Same conventions as :func:`smoothed_relu`; ``s = 0`` gives ``relu(z)^2`` exactly. Gradients:
     d/dz = 2 E[relu(z + s g)], d/ds = 2 s Phi(z/s).
@@ -287,7 +287,7 @@ def _row_scale(A: torch.Tensor) -> torch.Tensor:
 
 
 def mask_moments(W, X, kappa: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and standard deviation of every masked pre-activation (SPEC section 2).
+    """Mean and standard deviation of every masked pre-activation (chapter 1).
 
     Parameters
     ----------
@@ -322,7 +322,7 @@ def smoothed_neuron(W, X, kappa: float, kind: str = "exact") -> torch.Tensor:
 
 
 def smoothed_neuron_grad(w, x, kappa: float) -> torch.Tensor:
-    """Gradient in ``w`` of the exact smoothed neuron, by Stein's lemma (SPEC section 2).
+    """Gradient in ``w`` of the exact smoothed neuron, by Stein's lemma (chapter 1).
 
     ``grad_w E_c[relu(w^T(x ⊙ c))] = E_c[1{w^T(x ⊙ c) > 0} (x ⊙ c)]
     = Phi(z/s) x + phi(z/s) kappa^2 (x ⊙ x ⊙ w) / s``, and ``1{z > 0} x`` where ``s = 0``.

@@ -1,4 +1,4 @@
-"""Masked GD measured along its trajectory, and predicted without sampling (SPEC sections 4-6).
+"""Masked GD measured along its trajectory, and predicted without sampling (chapters 3-5).
 
 :func:`probe_trajectory` runs masked GD (:func:`mgn.train.train_masked_gd`) and, every
 ``probe_every`` steps, measures what the biased-SGD theorem needs (:class:`mgn.biased_sgd.Probe`).
@@ -66,7 +66,7 @@ def probe_trajectory(
     seed: int = 0,
     device: str | torch.device = "auto",
 ) -> tuple[np.ndarray, Probe]:
-    """Masked GD for ``steps`` steps, probed every ``probe_every`` steps (SPEC section 6).
+    """Masked GD for ``steps`` steps, probed every ``probe_every`` steps (chapter 5).
 
     Training runs in segments of ``probe_every`` steps, segment j with seed ``seed + j``; every
     mask is fresh, so this is one masked-GD trajectory. At each probed W_k the probe measures the

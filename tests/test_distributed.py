@@ -1,4 +1,4 @@
-"""Local SGD (SPEC section 8): the simulation's facts, and the torch.distributed run against it.
+"""Local SGD (chapter 6): the simulation's facts, and the torch.distributed run against it.
 
 The multi-process tests use gloo on loopback only: workers launched directly with a fresh free
 port (``env://``), or ``torchrun --standalone`` (which picks its own port); each is bounded by a

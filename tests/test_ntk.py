@@ -148,7 +148,7 @@ def test_infinite_gram_with_repeated_and_opposite_inputs():
 
 
 def test_gradient_norm_is_the_gram_quadratic_form():
-    # ||grad L(W)||^2 = r^T H(W) r >= 2 lambda_min(H(W)) L(W) (SPEC section 4).
+    # ||grad L(W)||^2 = r^T H(W) r >= 2 lambda_min(H(W)) L(W) (chapter 3).
     X = sphere(12, 6, seed=10)
     W, a = weights(30, 6, seed=11)
     y = torch.randn(12, generator=torch.Generator().manual_seed(12), dtype=torch.float64)

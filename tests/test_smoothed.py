@@ -1,4 +1,4 @@
-"""Tests of mgn.smoothed (SPEC section 2): closed forms against scipy quadrature, mpmath and Monte
+"""Tests of mgn.smoothed (chapter 1): closed forms against scipy quadrature, mpmath and Monte
 Carlo; the ReLU limit at s = 0; finiteness at the extremes; input kinds, dtypes and errors."""
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def test_each_step_uses_a_fresh_mask_per_sample_and_coordinate():
 def test_expected_masked_gradient_matches_closed_form():
     """One neuron: E_c[grad] = (z Phi + s phi) x + kappa^2 Phi (x⊙x⊙w) - a y (Phi x + phi kappa^2 x⊙x⊙w / s).
 
-    Summed over samples, from SPEC section 2 (Stein's lemma). 40,000 one-step runs, tolerance
+    Summed over samples, from chapter 1 (Stein's lemma). 40,000 one-step runs, tolerance
     4 standard errors per coordinate.
     """
     gen = torch.Generator().manual_seed(3)

@@ -1,10 +1,10 @@
-"""Local SGD without sampling, and the client-drift bound (SPEC section 8, the book's derivation).
+"""Local SGD without sampling, and the client-drift bound (chapter 6, the book's derivation).
 
 * :func:`expected_local_gd`: chapter 5's prediction carried over to local SGD. Every worker takes
   deterministic GD steps on its shard's closed-form expected loss ``E_c[L_k]``
   (:func:`mgn.expected_masked_loss`), and the models are averaged each round.
 * :func:`drift_constants`: the constants of the bound, measured at the round starts of a
-  trajectory, and the :class:`mgn.biased_sgd.Constants` of SPEC section 6's theorem applied to the
+  trajectory, and the :class:`mgn.biased_sgd.Constants` of chapter 5's theorem applied to the
   rounds, with step ``eta Q / K`` and the bias enlarged by the client drift
 
       D = (sqrt(2) eta / Q) sum_{j<Q} sum_k beta_k sqrt(j^2 G_k^2 + j V_k),

@@ -1,6 +1,6 @@
 """Three membership-inference attacks, each returning an :class:`~mgn.privacy.metrics.AttackResult`.
 
-* :func:`ml_leaks`: ML-Leaks adversary 1 (Salem et al., 2019), the paper's attack (SPEC section 7).
+* :func:`ml_leaks`: ML-Leaks adversary 1 (Salem et al., 2019), the paper's attack (chapter 8).
   Assumes a shadow model of the target's architecture and training, on data from the same
   distribution; the attacker sees only the top-k sorted softmax probabilities.
 * :func:`loss_threshold`: Yeom et al. (2018). No shadow model; assumes the attacker knows each

@@ -1,6 +1,6 @@
 """Softmax outputs of every weight snapshot of one training, with the examples batched.
 
-The attacks of SPEC section 7 are evaluated at epochs 20, 40, ..., 120 of one training per kappa
+The attacks of chapter 8 are evaluated at epochs 20, 40, ..., 120 of one training per kappa
 (the trainer keeps a snapshot at each). :func:`snapshot_probabilities` evaluates one copy of the
 architecture with each snapshot's parameters and buffers (``torch.func.functional_call``, no model
 copies, no reloading) on batches of examples, in eval mode (dropout off, BatchNorm with its

@@ -1,4 +1,4 @@
-"""Real images for SPEC section 7 (Figure 4 and the membership experiments): CIFAR-10 or MNIST-5k.
+"""Real images for Figure 4 (chapter 7 and the membership experiments): CIFAR-10 or MNIST-5k.
 
 * :func:`load_cifar10` reads the standard python-pickle batches of CIFAR-10 from a local folder
   (nothing is ever downloaded): ``root/cifar-10-batches-py/data_batch_1..5`` and ``test_batch``.
@@ -94,7 +94,7 @@ def load_cifar10(root: str | os.PathLike, split: str = "all") -> tuple[torch.Ten
     ----------
     root : folder that contains ``cifar-10-batches-py``.
     split : ``"train"`` (the five training batches in order), ``"test"`` (``test_batch``) or
-        ``"all"`` (the training batches, then the test batch: SPEC section 7's pooled set).
+        ``"all"`` (the training batches, then the test batch: the paper's pooled set).
 
     Returns
     -------

@@ -61,7 +61,7 @@ def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
 
 
 class CNN(nn.Module):
-    """SPEC section 7's CNN; the first linear layer takes ``c2 * (H // 4) * (W // 4)`` features.
+    """The paper's CNN; the first linear layer takes ``c2 * (H // 4) * (W // 4)`` features.
 
     ``channels = (c1, c2)`` and ``fc`` default to the paper's (32, 64) and 100; smaller values give
     the same architecture, narrower (the book's CPU setting).
