@@ -527,7 +527,7 @@ display(
 results.claim(
     "masking_against_dp_sgd",
     paper="masking compares favourably with DP-SGD (clip 1.0, delta 1e-5) at equal accuracy "
-    "(SPEC section 7; the paper's numbers for it are not known to us)",
+    "(the authors' comparison; its numbers are not known to us)",
     measured=(
         f"DP-SGD epsilon {min(epsilons):.1f}-{max(epsilons):.1f} at delta {delta:g}; "
         f"{dp_beaten}/{len(dp_noise)} DP settings dominated by a masked one, "
