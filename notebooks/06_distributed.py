@@ -510,7 +510,7 @@ with tempfile.TemporaryDirectory() as folder:
 Xg, yg = sphere_teacher_data(predict_n, predict_d, seed=seed, dtype=dtype)
 Wg, ag = init_network(predict_m, predict_d, seed=seed + 1, dtype=dtype)
 simulated = train_local_sgd(Xg, yg, Wg, ag, [predict_kappas[-1]], predict_lr, gloo_rounds,
-                            Qs[1], 2, seed, device="cpu")  # fmt: skip
+                            Qs[1], 2, seed=seed, device="cpu")  # fmt: skip
 gloo_gap = float((torch.tensor(record["W"], dtype=dtype) - simulated.W[0]).abs().max())
 results.check("gloo run equals simulation", "largest |W_gloo - W_sim| after the run (float64)",
               gloo_gap, 1e-12)  # fmt: skip
