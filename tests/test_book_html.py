@@ -14,7 +14,9 @@ from bs4 import BeautifulSoup
 from mgn.book.build import toc_files, toc_notebooks
 from mgn.book.layout import Layout
 from mgn.book.mathjax import ENTRY as MATHJAX_ENTRY
-from tests.conftest import ROOT
+from tests.repository import ROOT
+
+pytestmark = pytest.mark.slow
 
 SMOKE = Layout(ROOT, "smoke")
 
