@@ -55,10 +55,12 @@ def test_chapter_embeds_every_figure(stem):
 
 def test_reproducibility_page_lists_each_notebook():
     text = page("book/reproducibility").get_text()
-    runtimes = json.loads(SMOKE.runtimes.read_text())
+    executions = json.loads(SMOKE.executions.read_text())
     for stem in toc_notebooks(SMOKE):
-        assert stem in text and stem in runtimes
-    assert "torch" in text and "smoke" in text
+        run = executions[stem]
+        assert stem in text and run["key"][:12] in text and run["executed"][:10] in text
+        assert run["cache"] in ("hit", "fresh") and run["device"] in text
+    assert "torch" in text and "smoke" in text and "Execution cache" in text
 
 
 # Attributes through which a page loads something (an <a href> is a link, not a load).
@@ -171,8 +173,8 @@ def test_claims_ledger_is_generated_and_linked():
 
 def test_reproducibility_numbers_link_to_their_chapter():
     soup = page("book/reproducibility")
-    runtimes = json.loads(SMOKE.runtimes.read_text())
+    executions = json.loads(SMOKE.executions.read_text())
     for stem in toc_notebooks(SMOKE):
         links = soup.find_all("a", href=f"../notebooks/{stem}.html")
         texts = [a.get_text(strip=True) for a in links]
-        assert stem in texts and f"{runtimes[stem]:.1f}" in texts, texts
+        assert stem in texts and f"{executions[stem]['seconds']:.1f}" in texts, texts
