@@ -27,6 +27,7 @@ def layout(book, tmp_path, monkeypatch):
     (library / "book").mkdir(parents=True)
     (library / "core.py").write_text("ALPHA = 1\n")
     (library / "book" / "runner.py").write_text("STEP = 1\n")
+    (library / "__main__.py").write_text("COMMAND = 1\n")
     monkeypatch.setattr(cache, "LIBRARY", library)
     monkeypatch.delenv("MGN_CIFAR10", raising=False)
     modes(book, "smoke: {}\n")
@@ -86,6 +87,7 @@ def test_code_or_parameter_change_reruns_that_notebook_only(layout, capsys):
 def test_library_or_environment_change_reruns(layout, capsys, monkeypatch):
     execute(layout, ["01_good"])
     (cache.LIBRARY / "book" / "runner.py").write_text("STEP = 2\n")
+    (cache.LIBRARY / "__main__.py").write_text("COMMAND = 2\n")
     execute(layout, ["01_good"])
     assert runs(layout.root, "01_good") == 1, "the runner's own files do not key the cache"
 

@@ -2,8 +2,8 @@
 
 The key of a chapter is the sha256 of its parts (:func:`chapter_parts`): the mode, the parameters
 the mode injects (its ``notebooks/modes.yml`` entry), the notebook's code cells (source and tags;
-its Markdown is not part of it), the library (every file of the ``mgn`` package outside the runner
-``mgn/book/``), the pin files, Python, PyTorch, the device kind, and the environment variables
+its Markdown is not part of it), the library (every file of the ``mgn`` package outside the runner,
+``mgn/book/`` and ``mgn/__main__.py``), the pin files, Python, PyTorch, the device kind, and the environment variables
 that change results (:mod:`mgn.book.environment`). Jupyter Book's own cache hashes the notebook
 alone, so a change of the library would leave stale numbers in the book.
 
@@ -31,18 +31,20 @@ from mgn.records import write_json_atomic
 
 #: The package whose source keys every chapter: the ``mgn`` that holds this runner.
 LIBRARY = Path(__file__).resolve().parents[1]
+#: The runner's own files in that package: they execute notebooks, no notebook imports them.
+RUNNER = ("book", "__main__.py")
 ENTRY, EXECUTED, RESULTS = "entry.json", "executed.ipynb", "results.json"
 
 
 def library_digest(package: Path | None = None) -> str:
-    """sha256 of every file of ``package`` (default :data:`LIBRARY`), the runner ``book/`` and
+    """sha256 of every file of ``package`` (default :data:`LIBRARY`), the :data:`RUNNER` and
     bytecode left out: what a notebook can import."""
     package = package or LIBRARY
     files = [
         path
         for path in package.rglob("*")
         if path.is_file()
-        and path.relative_to(package).parts[0] != "book"
+        and path.relative_to(package).parts[0] not in RUNNER
         and "__pycache__" not in path.parts
     ]
     return file_digest(files, package)
