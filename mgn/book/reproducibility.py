@@ -47,7 +47,7 @@ def _execution_row(layout: Layout, stem: str, run: dict) -> str:
     seconds = f"{run['seconds']:.1f}"
     cells = [
         chapter_link(stem, stem), when, run["device"], run["python"], run["torch"],
-        f"`{run['key'][:12]}`", "cached" if run["cache"] == "hit" else "fresh",
+        f"`{run['key'][:12]}`", "cache hit" if run["cache"] == "hit" else "fresh",
         chapter_link(stem, seconds), chapter_link(stem, _checks_summary(layout, stem)),
     ]  # fmt: skip
     return "| " + " | ".join(cells) + " |"
@@ -80,12 +80,11 @@ def reproducibility_section(layout: Layout, stems: list[str]) -> str:
         "### How each notebook ran",
         "",
         "A notebook is executed again only when its cache key changes (see *Execution cache* "
-        "above); *this build* says whether this build executed it (`fresh`) or reused the "
-        "execution of that date (`cached`). Each entry links to its chapter; {doc}`claims` lists "
-        "the checks one by one.",
+        "above); *run* says whether the last `python -m mgn execute` executed it (`fresh`) or "
+        "restored the execution of that date from the cache (`cache hit`). Each entry links to "
+        "its chapter; {doc}`claims` lists the checks one by one.",
         "",
-        "| notebook | executed (UTC) | device | Python | torch | key | this build | seconds "
-        "| checks |",
+        "| notebook | executed (UTC) | device | Python | torch | key | run | seconds | checks |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
