@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# A notebook runs only when its cache key changed (book/reproducibility.md); FORCE=1 runs them all.
+EXECUTE := $(PY) -m mgn execute $(if $(filter-out 0,$(FORCE)),--force)
 
 .PHONY: install book test smoke lint pytest baselines bench lock clean
 
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 ## The published book: every notebook in the paper's settings, then the HTML in _build/html/.
 book: install
-	$(PY) -m mgn execute --mode paper
+	$(EXECUTE) --mode paper
 	$(PY) -m mgn build --mode paper
 	$(PY) -m pytest -q tests/test_notebook_results.py -k paper
 
@@ -28,7 +30,7 @@ lint: install
 	$(PY) -m ruff format --check .
 
 smoke: install
-	$(PY) -m mgn execute --mode smoke
+	$(EXECUTE) --mode smoke
 	$(PY) -m mgn build --mode smoke
 
 pytest: install

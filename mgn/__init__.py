@@ -2,124 +2,102 @@
 
 Reference: Kolomvaki, Liao, Dramko, Guang, Kyrillidis, *Convergence Analysis of Two-Layer Neural
 Networks under Gaussian Input Masking*, arXiv:2602.17423 (2026).
+
+Every public name is imported from its module on first use (PEP 562), so ``import mgn`` costs
+nothing and the book's runner (``mgn.book``) never loads PyTorch: ``mgn.smoothed_relu`` and
+``from mgn import smoothed_relu`` work as usual, and so does a submodule reached as an attribute
+(``mgn.ntk.ntk_gram``).
 """
 
-from mgn.bivariate import (
-    bvn_cdf,
-    relu_covariance,
-    relu_product_moment,
-    relu_variance,
-)
-from mgn.data import init_network, sphere_teacher_data
-from mgn.expected_loss import (
-    DecompositionSweep,
-    LossDecomposition,
-    MonteCarloEstimate,
-    clean_loss,
-    decomposition_sweep,
-    expected_masked_loss,
-    input_gradient,
-    loss_decomposition,
-    masked_loss_monte_carlo,
-    masked_output_variance,
-    quadratic_regularizer,
-    smoothed_network,
-)
-from mgn.masked_gradient import masked_gradient_bias, masked_gradient_monte_carlo
-from mgn.masks import (
-    AdditiveGaussian,
-    BernoulliDropout,
-    GaussianFamilyMask,
-    GaussianMask,
-    LogNormalMask,
-    Mask,
-    TruncatedGaussianMask,
-)
-from mgn.network import network
-from mgn.ntk import (
-    GramConcentration,
-    GramEstimate,
-    lambda_0,
-    linearised_ntk_loss,
-    ntk_concentration,
-    ntk_gram,
-    ntk_gram_infinite,
-    ntk_gram_monte_carlo,
-    ntk_gram_smoothed,
-)
-from mgn.records import Check, Claim, Identity, Results
-from mgn.smoothed import (
-    mask_moments,
-    smoothed_neuron,
-    smoothed_neuron_grad,
-    smoothed_relu,
-    smoothed_relu_second_moment,
-)
-from mgn.train import MaskedGDResult, train_masked_gd
-from mgn.trajectory import expected_loss_descent, probe_trajectory
+import importlib
+import importlib.util
+import sys
+import types
 
-__all__ = [
-    "AdditiveGaussian",
-    "BernoulliDropout",
-    "Check",
-    "Claim",
-    "DecompositionSweep",
-    "GaussianFamilyMask",
-    "GaussianMask",
-    "GramConcentration",
-    "GramEstimate",
-    "Identity",
-    "LogNormalMask",
-    "LossDecomposition",
-    "MaskedGDResult",
-    "Mask",
-    "MonteCarloEstimate",
-    "Results",
-    "TruncatedGaussianMask",
-    "bvn_cdf",
-    "clean_loss",
-    "decomposition_sweep",
-    "expected_loss_descent",
-    "expected_masked_loss",
-    "init_network",
-    "input_gradient",
-    "lambda_0",
-    "linearised_ntk_loss",
-    "loss_decomposition",
-    "mask_moments",
-    "masked_gradient_bias",
-    "masked_gradient_monte_carlo",
-    "masked_loss_monte_carlo",
-    "masked_output_variance",
-    "network",
-    "ntk_concentration",
-    "ntk_gram",
-    "ntk_gram_infinite",
-    "ntk_gram_monte_carlo",
-    "ntk_gram_smoothed",
-    "probe_trajectory",
-    "quadratic_regularizer",
-    "relu_covariance",
-    "relu_product_moment",
-    "relu_variance",
-    "smoothed_network",
-    "smoothed_neuron",
-    "smoothed_neuron_grad",
-    "smoothed_relu",
-    "smoothed_relu_second_moment",
-    "sphere_teacher_data",
-    "train_local_sgd",
-    "train_masked_gd",
-]
+# Each public name and the module that defines it; the core never imports a subpackage at import
+# time, so ``train_local_sgd`` (chapter 6) is reached the same way.
+_MODULE_OF = {
+    "bvn_cdf": "mgn.bivariate",
+    "relu_covariance": "mgn.bivariate",
+    "relu_product_moment": "mgn.bivariate",
+    "relu_variance": "mgn.bivariate",
+    "init_network": "mgn.data",
+    "sphere_teacher_data": "mgn.data",
+    "DecompositionSweep": "mgn.expected_loss",
+    "LossDecomposition": "mgn.expected_loss",
+    "MonteCarloEstimate": "mgn.expected_loss",
+    "clean_loss": "mgn.expected_loss",
+    "decomposition_sweep": "mgn.expected_loss",
+    "expected_masked_loss": "mgn.expected_loss",
+    "input_gradient": "mgn.expected_loss",
+    "loss_decomposition": "mgn.expected_loss",
+    "masked_loss_monte_carlo": "mgn.expected_loss",
+    "masked_output_variance": "mgn.expected_loss",
+    "quadratic_regularizer": "mgn.expected_loss",
+    "smoothed_network": "mgn.expected_loss",
+    "masked_gradient_bias": "mgn.masked_gradient",
+    "masked_gradient_monte_carlo": "mgn.masked_gradient",
+    "AdditiveGaussian": "mgn.masks",
+    "BernoulliDropout": "mgn.masks",
+    "GaussianFamilyMask": "mgn.masks",
+    "GaussianMask": "mgn.masks",
+    "LogNormalMask": "mgn.masks",
+    "Mask": "mgn.masks",
+    "TruncatedGaussianMask": "mgn.masks",
+    "network": "mgn.network",
+    "GramConcentration": "mgn.ntk",
+    "GramEstimate": "mgn.ntk",
+    "lambda_0": "mgn.ntk",
+    "linearised_ntk_loss": "mgn.ntk",
+    "ntk_concentration": "mgn.ntk",
+    "ntk_gram": "mgn.ntk",
+    "ntk_gram_infinite": "mgn.ntk",
+    "ntk_gram_monte_carlo": "mgn.ntk",
+    "ntk_gram_smoothed": "mgn.ntk",
+    "Check": "mgn.records",
+    "Claim": "mgn.records",
+    "Identity": "mgn.records",
+    "Results": "mgn.records",
+    "mask_moments": "mgn.smoothed",
+    "smoothed_neuron": "mgn.smoothed",
+    "smoothed_neuron_grad": "mgn.smoothed",
+    "smoothed_relu": "mgn.smoothed",
+    "smoothed_relu_second_moment": "mgn.smoothed",
+    "MaskedGDResult": "mgn.train",
+    "train_masked_gd": "mgn.train",
+    "expected_loss_descent": "mgn.trajectory",
+    "probe_trajectory": "mgn.trajectory",
+    "train_local_sgd": "mgn.distributed",
+}
+
+__all__ = sorted(_MODULE_OF)
 __version__ = "0.1.0"
-
-# Re-exported from the subpackages on first use: the core never imports a subpackage at import time.
-_SUBPACKAGE_NAMES = {"train_local_sgd": "mgn.distributed"}
 
 
 def __getattr__(name: str):
-    if name in _SUBPACKAGE_NAMES:
-        import importlib
+    """Import a public name (or a submodule) of ``mgn`` on first use and keep it."""
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    elif not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module 'mgn' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-        return getattr(importlib.import_module(_SUBPACKAGE_NAMES[name]), name)
-    raise AttributeError(f"module 'mgn' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """``mgn`` itself: a loaded submodule named like its public function (``mgn.network``) leaves
+    the package's attribute to the function, as the eager ``from mgn.network import network`` did."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(value, types.ModuleType) and _MODULE_OF.get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -6,18 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from mgn.book.baselines import write_baselines
-from mgn.book.build import build
-from mgn.book.execute import ParameterError, execute
 from mgn.book.layout import MODES, Layout
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mgn", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    """The command line's arguments (each command's help says what it does)."""
+    main_parser = argparse.ArgumentParser(prog="python -m mgn", description=__doc__)
+    commands = main_parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("execute", help="execute notebooks with papermill")
     run.add_argument("notebooks", nargs="*", help="notebook paths or stems (default: all)")
     run.add_argument("--cell-timeout", type=int, default=1800, help="seconds per cell")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every chosen notebook even when its cached execution is still valid",
+    )
     make = commands.add_parser("build", help="build the HTML book from the executed notebooks")
     base = commands.add_parser("baselines", help="rewrite the regression baselines from results")
     base.add_argument("notebooks", nargs="*", help="notebook stems (default: every result)")
@@ -27,12 +30,21 @@ def main(argv: list[str] | None = None) -> int:
     for sub in (run, make, base):
         sub.add_argument("--mode", choices=MODES, default="paper")
         sub.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
-    args = parser.parse_args(argv)
-    layout = Layout(args.root.resolve(), args.mode)
+    return main_parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    layout = Layout(args.root.resolve(), args.mode)
+    # Each command imports its part of the runner (papermill, nbformat, ...) only when it runs,
+    # so that `--help` answers at once.
     if args.command == "execute":
+        from mgn.book.execute import ParameterError, execute
+
         try:
-            failures = execute(layout, args.notebooks, cell_timeout=args.cell_timeout)
+            failures = execute(
+                layout, args.notebooks, cell_timeout=args.cell_timeout, force=args.force
+            )
         except (ParameterError, FileNotFoundError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -44,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     if args.command == "build":
+        from mgn.book.build import build
+
         print(f"book: {build(layout) / 'index.html'}")
         return 0
+    from mgn.book.baselines import write_baselines
+
     for path in write_baselines(layout, args.notebooks, args.spread):
         print(f"wrote {path.relative_to(layout.root)}")
     return 0

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository layout of each build mode."""
+"""Shared fixtures: the repository layout of each build mode, a throw-away book, and an interrupted
+resumable loop."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ from pathlib import Path
 import pytest
 
 from mgn.book.layout import Layout
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.repository import ROOT
+from tests.tiny_book import write_book
 
 
 @pytest.fixture(scope="session")
 def smoke() -> Layout:
     return Layout(ROOT, "smoke")
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    """A book in ``tmp_path`` with two tiny notebooks (:mod:`tests.tiny_book`)."""
+    return write_book(tmp_path, ROOT / "_toc.yml")
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from bs4 import BeautifulSoup
 from mgn.book.build import toc_files, toc_notebooks
 from mgn.book.layout import Layout
 from mgn.book.mathjax import ENTRY as MATHJAX_ENTRY
-from tests.conftest import ROOT
+from tests.repository import ROOT
+
+pytestmark = pytest.mark.slow
 
 SMOKE = Layout(ROOT, "smoke")
 
@@ -53,10 +55,12 @@ def test_chapter_embeds_every_figure(stem):
 
 def test_reproducibility_page_lists_each_notebook():
     text = page("book/reproducibility").get_text()
-    runtimes = json.loads(SMOKE.runtimes.read_text())
+    executions = json.loads(SMOKE.executions.read_text())
     for stem in toc_notebooks(SMOKE):
-        assert stem in text and stem in runtimes
-    assert "torch" in text and "smoke" in text
+        run = executions[stem]
+        assert stem in text and run["key"][:12] in text and run["executed"][:10] in text
+        assert run["device"] in text
+    assert "torch" in text and "smoke" in text and "Execution cache" in text
 
 
 # Attributes through which a page loads something (an <a href> is a link, not a load).
@@ -167,10 +171,27 @@ def test_claims_ledger_is_generated_and_linked():
     assert page("book/intro").find("a", href="claims.html") is not None
 
 
+def test_reproducibility_rows_say_how_each_notebook_ran():
+    executions = json.loads(SMOKE.executions.read_text())
+    rows = {}
+    for row in page("book/reproducibility").find_all("tr"):
+        cells = [cell.get_text(strip=True) for cell in row.find_all("td")]
+        if cells:
+            rows[cells[0]] = cells
+    for stem in toc_notebooks(SMOKE):
+        run = executions[stem]
+        expected = [
+            stem, run["executed"][:19].replace("T", " "), run["device"], run["python"],
+            run["torch"], run["key"][:12], "cache hit" if run["cache"] == "hit" else "fresh",
+            f"{run['seconds']:.1f}",
+        ]  # fmt: skip
+        assert rows[stem][:8] == expected
+
+
 def test_reproducibility_numbers_link_to_their_chapter():
     soup = page("book/reproducibility")
-    runtimes = json.loads(SMOKE.runtimes.read_text())
+    executions = json.loads(SMOKE.executions.read_text())
     for stem in toc_notebooks(SMOKE):
         links = soup.find_all("a", href=f"../notebooks/{stem}.html")
         texts = [a.get_text(strip=True) for a in links]
-        assert stem in texts and f"{runtimes[stem]:.1f}" in texts, texts
+        assert stem in texts and f"{executions[stem]['seconds']:.1f}" in texts, texts

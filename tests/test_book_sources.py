@@ -8,7 +8,7 @@ import pytest
 
 from mgn.book.build import toc_notebooks
 from mgn.book.execute import check_parameters, convert, mode_parameters
-from tests.conftest import ROOT
+from tests.repository import ROOT
 
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 FORBIDDEN = {

@@ -27,7 +27,9 @@ import pytest
 
 from mgn.book.build import toc_files
 from mgn.book.layout import Layout
-from tests.conftest import ROOT
+from tests.repository import ROOT
+
+pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).is_file():

@@ -95,6 +95,7 @@ def test_the_minimum_lowers_the_objective_and_reports_how_far_it_got(problem):
     assert found.W.dtype == torch.float64 and found.W.shape == W0.shape
 
 
+@pytest.mark.slow
 def test_every_kappa_starts_from_W0(problem):
     W0, a, X, y = problem
     sweep = converged_ball(W0, a, X, y, [0.1, 0.3], max_evaluations=300)

@@ -66,6 +66,7 @@ print(sum(faults[3:]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux's")
 def test_kept_memory_is_reused_without_page_faults():
     def faults(mode):

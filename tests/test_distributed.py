@@ -140,6 +140,7 @@ def test_bad_arguments_are_named(name, options):
         )
 
 
+@pytest.mark.slow
 def test_distributed_run_equals_simulation_three_workers(tmp_path):
     out = tmp_path / "run.json"
     args = cli(31, 4, 6, 0.6, 0.05, 8, 3, 2, out, "--kappa-up", "0.2")
@@ -153,6 +154,7 @@ def test_distributed_run_equals_simulation_three_workers(tmp_path):
     assert torch.equal(torch.tensor(record["clean_loss"], dtype=F64), sim.clean_loss[0])
 
 
+@pytest.mark.slow
 def test_torchrun_command_equals_simulation(tmp_path):
     out = tmp_path / "run.json"
     args = cli(24, 3, 5, 0.4, 0.05, 5, 2, 7, out, "--batch-size", "6", "--dtype", "float64")
@@ -186,6 +188,7 @@ def test_dying_worker_ends_the_run_with_an_error(tmp_path):
     assert not (tmp_path / "never.json").exists()
 
 
+@pytest.mark.slow
 def test_rendezvous_that_cannot_form_ends_with_an_error(tmp_path):
     """Only rank 0 of 2 starts: it must give up after its 2 s timeout (bounded here by 40 s)."""
     (rank0,) = launch(2, cli(20, 3, 4, 0.5, 0.01, 3, 1, 0, tmp_path / "x.json"), 2, ranks=[0])

@@ -14,9 +14,10 @@ import pytest
 from mgn.book.baselines import compare
 from mgn.book.build import toc_notebooks
 from mgn.book.layout import Layout
-from tests.conftest import ROOT
+from tests.repository import ROOT
 
-LAYOUT_ROOT = ROOT
+pytestmark = pytest.mark.slow
+
 STEMS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 
 

@@ -1,9 +1,6 @@
 """The runner itself, on a throw-away book: parameter errors, failure collection, baselines, and the
 pages it generates (reading order, claims ledger, MathJax) from synthetic notebooks and results."""
 
-import shutil
-import textwrap
-
 import nbformat
 import pytest
 
@@ -14,38 +11,8 @@ from mgn.book.layout import Layout
 from mgn.book.mathjax import ENTRY, STATIC, install_mathjax
 from mgn.book.reading_order import SETTINGS_TAG, arrange_for_reading, settings_note
 from mgn.records import Check, Results, write_json_atomic
-from tests.conftest import ROOT
-
-HEADER = "# ---\n# jupyter:\n#   kernelspec:\n#     name: python3\n#     display_name: Python 3\n#     language: python\n# ---\n"
-
-
-def notebook(stem: str, body: str) -> str:
-    cells = [
-        f"# %% [markdown]\n# # {stem}",
-        '# %% tags=["parameters"]\nmode = "paper"\nlimit = 1.0',
-        f'# %%\nfrom mgn.records import Results\nresults = Results("{stem}", mode)\n{body}',
-        "# %%\nresults.finish()",
-    ]
-    return HEADER + "\n" + "\n\n".join(cells) + "\n"
-
-
-@pytest.fixture
-def book(tmp_path):
-    shutil.copy(ROOT / "_toc.yml", tmp_path / "_toc.yml")
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "notebooks" / "01_good.py").write_text(
-        notebook(
-            "01_good", 'results.value("x", 0.5)\nresults.check("ok", "0.5 <= limit", 0.5, limit)'
-        )
-    )
-    (tmp_path / "notebooks" / "02_bad.py").write_text(
-        notebook("02_bad", 'results.check("broken", "2 <= limit", 2.0, limit)')
-    )
-    return tmp_path
-
-
-def modes(root, text):
-    (root / "notebooks" / "modes.yml").write_text(textwrap.dedent(text))
+from tests.repository import ROOT
+from tests.tiny_book import modes
 
 
 def test_undeclared_parameter_is_refused_before_running(book):

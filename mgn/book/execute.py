@@ -2,15 +2,19 @@
 
 Each notebook runs in ``notebooks/`` with ``MGN_RESULTS_DIR`` pointing at the mode's results folder,
 so its closing ``Results.finish()`` writes ``<stem>.json`` there. Failures are collected, not raised
-one by one: every notebook runs, then all failures are reported together.
+one by one: every notebook runs, then all failures are reported together. A notebook whose cache key
+is unchanged since its last successful run is not executed again: its notebook and results come
+from the cache (:mod:`mgn.book.cache`), under its current Markdown; ``force`` runs it anyway.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import jupytext
@@ -18,6 +22,8 @@ import nbformat
 import papermill
 import yaml
 
+from mgn.book import cache
+from mgn.book.environment import environment_parts, probe_device
 from mgn.book.layout import Layout
 from mgn.records import RESULTS_DIR_ENV, write_json_atomic
 
@@ -133,11 +139,24 @@ def execute_one(layout: Layout, job: Job, cell_timeout: int) -> tuple[float, Fai
     return seconds, failure
 
 
-def record_runtimes(layout: Layout, runtimes: dict[str, float]) -> None:
-    """Merge ``runtimes`` (seconds per notebook) into the mode's ``runtimes.json``."""
-    known = json.loads(layout.runtimes.read_text()) if layout.runtimes.is_file() else {}
-    known.update({stem: round(seconds, 2) for stem, seconds in runtimes.items()})
-    write_json_atomic(layout.runtimes, known)
+def execution_record(seconds: float, key: str) -> dict:
+    """When, on what and how long a notebook ran, under which cache key (the reproducibility page)."""
+    device = probe_device()
+    return {
+        "executed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 2),
+        "python": platform.python_version(),
+        "torch": device["torch"],
+        "device": device["device"],
+        "key": key,
+    }
+
+
+def record_executions(layout: Layout, records: dict[str, dict], failed: list[str]) -> None:
+    """Merge ``records`` into the mode's ``executions.json``; drop the notebooks that ``failed``."""
+    known = json.loads(layout.executions.read_text()) if layout.executions.is_file() else {}
+    known.update(records)
+    write_json_atomic(layout.executions, {k: v for k, v in known.items() if k not in failed})
 
 
 def resolve_sources(layout: Layout, names: list[str]) -> list[Path]:
@@ -154,17 +173,68 @@ def resolve_sources(layout: Layout, names: list[str]) -> list[Path]:
     return chosen
 
 
-def execute(layout: Layout, names: list[str], cell_timeout: int = 1800) -> list[Failure]:
-    """Execute the chosen notebooks in ``layout.mode``; return every failure (empty on success)."""
+def stale_reason(entry: cache.Entry | None, parts: dict, force: bool) -> str | None:
+    """Why a notebook must be executed, or None when its cached execution ``entry`` is valid."""
+    if force:
+        return "forced"
+    if entry is None:
+        return "no cached execution"
+    changed = cache.changed_parts(entry.parts, parts)
+    return f"changed: {', '.join(changed)}" if changed else None
+
+
+def run_or_restore(
+    layout: Layout,
+    job: Job,
+    current: nbformat.NotebookNode,
+    parts: dict,
+    *,
+    force: bool,
+    cell_timeout: int,
+) -> tuple[dict | None, Failure | None]:
+    """Restore ``job`` (whose converted notebook is ``current``) from the cache when its entry has
+    the key of ``parts``, else execute it and cache a success; return its execution record (None on
+    failure) and its failure, if any."""
+    executed = layout.executed / f"{job.stem}.ipynb"
+    results = layout.results / f"{job.stem}.json"
+    entry = cache.load(layout, job.stem)
+    reason = stale_reason(entry, parts, force)
+    if reason is None:
+        cache.restore(entry, current, executed, results)
+        print(f"    cached: executed {entry.record['executed']}, key {entry.key[:12]}", flush=True)
+        return {**entry.record, "cache": "hit"}, None
+    print(f"    executing ({reason})", flush=True)
+    seconds, failure = execute_one(layout, job, cell_timeout)
+    print(f"    {'FAILED' if failure else 'ok'} in {seconds:.1f} s", flush=True)
+    if failure:
+        cache.drop(layout, job.stem)
+        return None, failure
+    record = execution_record(seconds, cache.key_of(parts))
+    cache.store(layout, job.stem, parts, record, executed, results)
+    return {**record, "cache": "fresh"}, None
+
+
+def execute(
+    layout: Layout, names: list[str], cell_timeout: int = 1800, force: bool = False
+) -> list[Failure]:
+    """Execute the chosen notebooks in ``layout.mode``; return every failure (empty on success).
+
+    A notebook whose cached execution has its current key is restored instead, unless ``force``.
+    """
     # Every notebook is prepared first: a typo in modes.yml fails before any time is spent.
     jobs = [prepare(layout, source) for source in resolve_sources(layout, names)]
-    failures, runtimes = [], {}
+    library, environment = cache.library_digest(), environment_parts(layout.root)
+    failures, records = [], {}
     for index, job in enumerate(jobs, start=1):
         print(f"[{index}/{len(jobs)}] {job.stem} ({layout.mode})", flush=True)
-        seconds, failure = execute_one(layout, job, cell_timeout)
-        runtimes[job.stem] = seconds
-        print(f"    {'FAILED' if failure else 'ok'} in {seconds:.1f} s", flush=True)
+        current = nbformat.read(job.notebook, as_version=4)
+        parts = cache.chapter_parts(layout.mode, job.parameters, current, library, environment)
+        record, failure = run_or_restore(
+            layout, job, current, parts, force=force, cell_timeout=cell_timeout
+        )
         if failure:
             failures.append(failure)
-    record_runtimes(layout, runtimes)
+        else:
+            records[job.stem] = record
+    record_executions(layout, records, [failure.notebook for failure in failures])
     return failures

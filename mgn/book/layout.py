@@ -55,8 +55,14 @@ class Layout:
         return self.work / "results"
 
     @property
-    def runtimes(self) -> Path:
-        return self.work / "runtimes.json"
+    def executions(self) -> Path:
+        """When, on what and how long each notebook ran, and whether it came from the cache."""
+        return self.work / "executions.json"
+
+    @property
+    def cache(self) -> Path:
+        """The last successful execution of each notebook, under its key (:mod:`mgn.book.cache`)."""
+        return self.root / "_build" / "cache" / self.mode
 
     @property
     def site(self) -> Path:

@@ -1,4 +1,9 @@
-"""The generated part of the book's reproducibility page: versions, device, run time per notebook."""
+"""The generated part of the book's reproducibility page: versions, and how each notebook ran.
+
+Each notebook's row comes from the mode's ``executions.json``: when and on what device, with which
+Python and PyTorch, it was executed, the prefix of its cache key, whether this build executed it or
+took it from the cache (:mod:`mgn.book.cache`), its run time and its checks.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ from importlib import metadata
 
 from mgn.book.claims import chapter_link
 from mgn.book.layout import Layout
-from mgn.device import describe_device
 
 PACKAGES = (
     "torch", "numpy", "scipy", "matplotlib", "scikit-learn",
@@ -37,9 +41,21 @@ def _checks_summary(layout: Layout, stem: str) -> str:
     return f"{sum(c['passed'] for c in checks)} / {len(checks)} passed"
 
 
+def _execution_row(layout: Layout, stem: str, run: dict) -> str:
+    """One row of the table of executions: ``run`` is the notebook's entry in executions.json."""
+    when = run["executed"].replace("T", " ").removesuffix("+00:00")
+    seconds = f"{run['seconds']:.1f}"
+    cells = [
+        chapter_link(stem, stem), when, run["device"], run["python"], run["torch"],
+        f"`{run['key'][:12]}`", "cache hit" if run["cache"] == "hit" else "fresh",
+        chapter_link(stem, seconds), chapter_link(stem, _checks_summary(layout, stem)),
+    ]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
 def reproducibility_section(layout: Layout, stems: list[str]) -> str:
     """Markdown tables describing the run that produced this build of the notebooks ``stems``."""
-    runtimes = json.loads(layout.runtimes.read_text()) if layout.runtimes.is_file() else {}
+    executions = json.loads(layout.executions.read_text()) if layout.executions.is_file() else {}
     lines = [
         "## This build",
         "",
@@ -52,7 +68,6 @@ def reproducibility_section(layout: Layout, stems: list[str]) -> str:
         f"| commit | `{_commit(layout)}` |",
         f"| Python | {platform.python_version()} ({platform.platform()}) |",
         f"| processor | {platform.processor() or platform.machine()} |",
-        f"| device | {describe_device('auto')} |",
         "",
         "### Package versions",
         "",
@@ -62,17 +77,17 @@ def reproducibility_section(layout: Layout, stems: list[str]) -> str:
     lines += [f"| {name} | {metadata.version(name)} |" for name in PACKAGES]
     lines += [
         "",
-        "### Run time of each notebook",
+        "### How each notebook ran",
         "",
-        "Each entry links to its chapter; {doc}`claims` lists the checks one by one.",
+        "A notebook is executed again only when its cache key changes (see *Execution cache* "
+        "above); *run* says whether the last `python -m mgn execute` executed it (`fresh`) or "
+        "restored the execution of that date from the cache (`cache hit`). Each entry links to "
+        "its chapter; {doc}`claims` lists the checks one by one.",
         "",
-        "| notebook | seconds | checks |",
-        "|---|---|---|",
+        "| notebook | executed (UTC) | device | Python | torch | key | run | seconds | checks |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {chapter_link(stem, stem)} | {chapter_link(stem, f'{runtimes[stem]:.1f}')} "
-        f"| {chapter_link(stem, _checks_summary(layout, stem))} |"
-        for stem in stems
-        if stem in runtimes
+        _execution_row(layout, stem, executions[stem]) for stem in stems if stem in executions
     ]
     return "\n".join(lines) + "\n"
