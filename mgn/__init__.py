@@ -3,6 +3,18 @@
 Reference: Kolomvaki, Liao, Dramko, Guang, Kyrillidis, *Convergence Analysis of Two-Layer Neural
 Networks under Gaussian Input Masking*, arXiv:2602.17423 (2026).
 
+The public surface, each with its ``__all__`` (everything else is internal):
+
+* ``mgn`` itself: the network, data, smoothed activation, masks, expected loss, NTK quantities,
+  the masked-gradient bias, the theory trainers (:func:`train_masked_gd`, :func:`train_local_sgd`)
+  and the records a chapter keeps (:class:`Results`, :class:`Check`);
+* the domains ``mgn.distributed`` (with ``mgn.distributed.theory``), ``mgn.vision`` and
+  ``mgn.privacy``;
+* the tools ``mgn.checks`` (checks that a wrong formula fails), ``mgn.report`` (tables and the
+  verdict rule), ``mgn.curves``, ``mgn.biased_sgd``, ``mgn.converged_ball``, ``mgn.device``,
+  ``mgn.plotting``, ``mgn.progress``, and what every trainer shares: ``mgn.seeds`` (the seed
+  rule), ``mgn.resumable`` (the one training loop) and ``mgn.training`` (the result base).
+
 Every public name is imported from its module on first use (PEP 562), so ``import mgn`` costs
 nothing and the book's runner (``mgn.book``) never loads PyTorch: ``mgn.smoothed_relu`` and
 ``from mgn import smoothed_relu`` work as usual, and so does a submodule reached as an attribute
@@ -37,6 +49,7 @@ _MODULE_OF = {
     "smoothed_network": "mgn.expected_loss",
     "masked_gradient_bias": "mgn.masked_gradient",
     "masked_gradient_monte_carlo": "mgn.masked_gradient",
+    "masked_gradients": "mgn.masked_gradient",
     "AdditiveGaussian": "mgn.masks",
     "BernoulliDropout": "mgn.masks",
     "GaussianFamilyMask": "mgn.masks",

@@ -23,6 +23,15 @@ import numpy as np
 
 from mgn.records import Check
 
+__all__ = [
+    "Constants",
+    "Probe",
+    "check_theorem",
+    "fit_constants",
+    "looseness",
+    "theorem_bound",
+]
+
 
 @dataclass(frozen=True)
 class Constants:

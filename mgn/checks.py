@@ -19,6 +19,20 @@ from scipy import stats
 
 from mgn.records import Check
 
+__all__ = [
+    "SlopeFit",
+    "central_difference",
+    "eigenvalue_margin_check",
+    "gradient_check",
+    "least_squares_slope",
+    "local_slopes",
+    "loglog_slope",
+    "pooled_loglog_slope",
+    "slope_excludes_check",
+    "z_score_check",
+    "z_scores",
+]
+
 
 def _array(name: str, value) -> np.ndarray:
     if isinstance(value, torch.Tensor):
@@ -155,14 +169,6 @@ def slope_excludes_check(name: str, claim: str, fit: SlopeFit, excluded: float) 
     outside = max(fit.low - excluded, excluded - fit.high)
     statement = f"{claim}: exponent {fit} excludes {excluded:g} (distance outside > 0)"
     return Check(name, statement, outside, 0.0, bool(outside > 0))
-
-
-def slope_contains_check(name: str, claim: str, fit: SlopeFit, expected: float) -> Check:
-    """Passes when ``expected`` lies inside the fit's interval (measured: distance outside, <= 0)."""
-    outside = max(fit.low - expected, expected - fit.high)
-    return Check.at_most(
-        name, f"{claim}: exponent {fit} contains {expected:g} (distance outside <= 0)", outside, 0.0
-    )
 
 
 def eigenvalue_margin_check(name: str, claim: str, matrix: torch.Tensor, margin: float = 100.0):

@@ -22,6 +22,12 @@ from mgn.expected_loss import clean_loss, expected_masked_loss
 from mgn.progress import progress
 from mgn.validation import check_kappa, check_kappas, check_positive
 
+__all__ = [
+    "Minimum",
+    "converged_ball",
+    "minimise_expected_loss",
+]
+
 
 @dataclass(frozen=True)
 class Minimum:

@@ -10,6 +10,12 @@ import numpy as np
 
 from mgn.checks import least_squares_slope
 
+__all__ = [
+    "first_below",
+    "initial_log_slope",
+    "plateau",
+]
+
 
 def _curves(loss) -> np.ndarray:
     loss = np.asarray(loss, dtype=float)

@@ -10,6 +10,16 @@ import ctypes
 
 import torch
 
+__all__ = [
+    "PRECISIONS",
+    "autocast",
+    "describe_device",
+    "keep_freed_memory",
+    "native_bfloat16",
+    "resolve_device",
+    "resolve_precision",
+]
+
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a ``torch.device`` into a device.

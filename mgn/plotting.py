@@ -6,6 +6,12 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+__all__ = [
+    "BOOK_STYLE",
+    "kappa_colors",
+    "use_book_style",
+]
+
 BOOK_STYLE = {
     "figure.dpi": 110,
     "savefig.dpi": 110,

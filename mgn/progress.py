@@ -12,6 +12,10 @@ from tqdm.auto import tqdm
 
 from mgn.records import RESULTS_DIR_ENV
 
+__all__ = [
+    "progress",
+]
+
 
 def progress(iterable=None, **kwargs) -> tqdm:
     """``tqdm`` over ``iterable``, disabled in CI and under the book's runner."""

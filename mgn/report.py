@@ -11,8 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+__all__ = [
+    "VERDICTS",
+    "contains",
+    "interval_change",
+    "markdown_table",
+    "verdict",
+]
+
 VERDICTS = ("confirmed", "refined", "contradicted")
-CHANGES = ("falls", "no change", "rises")
 
 
 def _interval(name: str, interval: Sequence[float]) -> tuple[float, float]:

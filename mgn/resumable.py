@@ -22,6 +22,12 @@ from mgn.checkpoint import fingerprint, load_state, save_state
 from mgn.progress import progress
 from mgn.validation import check_checkpoint_every
 
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "Resumable",
+    "run_resumable",
+]
+
 #: Seconds between checkpoint saves unless the caller says otherwise (every trainer's default).
 CHECKPOINT_EVERY = 60.0
 

@@ -15,6 +15,11 @@ import torch
 
 from mgn.validation import check_seed
 
+__all__ = [
+    "derived_seed",
+    "stream",
+]
+
 
 def derived_seed(seed: int, *key: int) -> int:
     """A 63-bit seed for the stream ``key`` of ``seed``: ``SeedSequence([seed, *key])``'s first word."""

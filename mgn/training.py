@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "TrainingResult",
+]
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingResult:

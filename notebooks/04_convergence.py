@@ -88,6 +88,7 @@ from mgn import (
     Results,
     init_network,
     linearised_ntk_loss,
+    ntk_gram,
     sphere_teacher_data,
     train_masked_gd,
 )
@@ -101,7 +102,6 @@ from mgn.checks import (
 from mgn.converged_ball import converged_ball
 from mgn.curves import initial_log_slope, plateau
 from mgn.device import describe_device
-from mgn.ntk import ntk_gram
 from mgn.plotting import kappa_colors, use_book_style
 from mgn.report import contains, interval_change, markdown_table, verdict
 
@@ -115,7 +115,7 @@ print(f"mode = {mode}; running on {describe_device()}")
 #
 # One data set (seed `seed`) and `n_seeds` initialisations (seeds `seed + 1, seed + 2, ...`). For
 # the sum loss the NTK Gram matrix is $H(W)_{ij} = \frac1m x_i^\top x_j \sum_r
-# \mathbf 1\{w_r^\top x_i > 0\}\mathbf 1\{w_r^\top x_j > 0\}$ (`mgn.ntk.ntk_gram`). The NTK
+# \mathbf 1\{w_r^\top x_i > 0\}\mathbf 1\{w_r^\top x_j > 0\}$ (`mgn.ntk_gram`). The NTK
 # analysis of gradient descent (Du et al., 2019) gives $L(W_k) \le (1 - \eta\lambda/2)^k L(W_0)$
 # while the weights stay close to $W_0$, with $\lambda$ the smallest eigenvalue of the Gram matrix
 # (Du et al. use the infinite-width one; we use $\lambda_{\min}(H(W_0))$ of each actual

@@ -66,8 +66,14 @@ from mgn import (
     Check,
     GaussianMask,
     Results,
+    TruncatedGaussianMask,
+    expected_loss_descent,
     init_network,
+    masked_gradient_bias,
+    masked_gradient_monte_carlo,
+    masked_gradients,
     network,
+    probe_trajectory,
     sphere_teacher_data,
     train_masked_gd,
 )
@@ -75,11 +81,8 @@ from mgn.biased_sgd import check_theorem, fit_constants, looseness, theorem_boun
 from mgn.checks import local_slopes, loglog_slope, slope_excludes_check
 from mgn.curves import initial_log_slope, plateau
 from mgn.device import describe_device, resolve_device
-from mgn.masked_gradient import masked_gradient_bias, masked_gradient_monte_carlo, masked_gradients
-from mgn.masks import TruncatedGaussianMask
 from mgn.plotting import kappa_colors, use_book_style
 from mgn.report import contains, markdown_table, verdict
-from mgn.trajectory import expected_loss_descent, probe_trajectory
 
 use_book_style()
 results = Results("05_biased_sgd", mode)

@@ -29,6 +29,13 @@ from mgn.masked_gradient import clean_gradient, masked_gradient_bias, masked_gra
 from mgn.ntk import ntk_gram
 from mgn.progress import progress
 
+__all__ = [
+    "DriftConstants",
+    "drift_constants",
+    "drift_term",
+    "expected_local_gd",
+]
+
 
 def _block_inputs(X: torch.Tensor, workers: int) -> torch.Tensor:
     """``(n, K d)``: sample i of shard k in the k-th block of d coordinates, zeros elsewhere."""

@@ -18,7 +18,6 @@ from mgn.privacy.snapshots import (
     true_label_probability,
 )
 from mgn.privacy.summary import (
-    FALLS,
     SeedRange,
     attack_range,
     auc_fall,
@@ -30,7 +29,6 @@ from mgn.privacy.summary import (
 
 __all__ = [
     "ATTACKS",
-    "FALLS",
     "FPR_LEVELS",
     "AttackResult",
     "DPSGDResult",
