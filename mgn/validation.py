@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 
@@ -157,3 +158,15 @@ def check_targets(y, X: torch.Tensor) -> torch.Tensor:
     if y.device != X.device:
         raise ValueError(f"y must be on the device of X ({X.device}), got {y.device}")
     return y.to(X.dtype)
+
+
+def as_scores(name: str, values) -> np.ndarray:
+    """``values`` as a finite, non-empty 1-D float array (NumPy or a tensor in): attack scores."""
+    array = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, float)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty: an attack needs members and non-members")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return array

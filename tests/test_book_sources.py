@@ -62,3 +62,26 @@ def test_smoke_parameters_name_only_existing_notebooks(smoke):
     table = yaml.safe_load(smoke.modes_file.read_text())
     for mode, notebooks in table.items():
         assert set(notebooks or {}) <= {path.stem for path in SOURCES}, mode
+
+
+LONGEST_CODE_CELL = 40  # lines: a longer computation is a library function (CONTRIBUTING.md)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_code_cells_are_short(source):
+    code = [cell for cell in jupytext.read(source).cells if cell.cell_type == "code"]
+    lengths = [len(cell.source.splitlines()) for cell in code]
+    assert max(lengths) < LONGEST_CODE_CELL, f"cell {lengths.index(max(lengths))} is too long"
+
+
+def test_no_library_module_imports_another_module_s_private_name():
+    private = re.compile(
+        r"^\s*from (mgn[\w.]*) import ([^\n]*\b_[a-z]\w*|\(\s*(?:[^)]*\n)*?\s*_\w+)", re.M
+    )
+    offenders = []
+    for path in (ROOT / "mgn").rglob("*.py"):
+        offenders += [
+            f"{path.relative_to(ROOT)}: {m.group(0).strip()}"
+            for m in private.finditer(path.read_text())
+        ]
+    assert offenders == []

@@ -20,7 +20,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_score, recall_score
 
-from mgn.privacy.metrics import AttackResult, _scores, evaluate_attack
+from mgn.privacy.metrics import AttackResult, evaluate_attack
+from mgn.validation import as_scores
 
 ROW_SUM_TOLERANCE = 1e-3
 
@@ -121,8 +122,8 @@ def loss_threshold(
     curve of the score ``-loss``; Yeom et al.'s threshold (the mean training loss) is one point on
     it.
     """
-    members = _scores("member_loss", member_loss)
-    nonmembers = _scores("nonmember_loss", nonmember_loss)
+    members = as_scores("member_loss", member_loss)
+    nonmembers = as_scores("nonmember_loss", nonmember_loss)
     return evaluate_attack(-members, -nonmembers, n_bootstrap=n_bootstrap, seed=seed)
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from mgn.validation import as_scores
+
 FPR_LEVELS = (0.01, 0.001)
 
 
@@ -84,8 +86,8 @@ def evaluate_attack(
     precision, recall
         Stored as they are (for attacks that make a thresholded decision).
     """
-    members = _scores("member_scores", member_scores)
-    nonmembers = _scores("nonmember_scores", nonmember_scores)
+    members = as_scores("member_scores", member_scores)
+    nonmembers = as_scores("nonmember_scores", nonmember_scores)
     if not isinstance(n_bootstrap, int) or n_bootstrap < 0:
         raise ValueError(f"n_bootstrap must be a non-negative int, got {n_bootstrap!r}")
     scores = np.concatenate([members, nonmembers])
@@ -116,14 +118,3 @@ def evaluate_attack(
         precision=precision,
         recall=recall,
     )
-
-
-def _scores(name: str, values) -> np.ndarray:
-    array = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, float)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{name} must not be empty: an attack needs members and non-members")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return array
