@@ -21,11 +21,22 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="execute every chosen notebook even when its cached execution is still valid",
     )
+    run.add_argument(
+        "--replicate",
+        type=int,
+        default=0,
+        help="k > 0: every notebook's seed shifted by k, run under _build/replicates/ "
+        "(the spread of such runs sets the baselines' tolerances)",
+    )
     make = commands.add_parser("build", help="build the HTML book from the executed notebooks")
     base = commands.add_parser("baselines", help="rewrite the regression baselines from results")
     base.add_argument("notebooks", nargs="*", help="notebook stems (default: every result)")
     base.add_argument(
-        "--spread", type=Path, default=None, help="results of a run with another seed: tolerances"
+        "--replicates",
+        type=int,
+        default=0,
+        help="K >= 2: tolerances from the spread over the seeds of this run and of replicates "
+        "1..K (`execute --replicate k`)",
     )
     for sub in (run, make, base):
         sub.add_argument("--mode", choices=MODES, default="paper")
@@ -35,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    layout = Layout(args.root.resolve(), args.mode)
+    layout = Layout(args.root.resolve(), args.mode, getattr(args, "replicate", 0))
     # Each command imports its part of the runner (papermill, nbformat, ...) only when it runs,
     # so that `--help` answers at once.
     if args.command == "execute":
@@ -62,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from mgn.book.baselines import write_baselines
 
-    for path in write_baselines(layout, args.notebooks, args.spread):
+    replicates = [
+        Layout(layout.root, layout.mode, k).results for k in range(1, args.replicates + 1)
+    ]
+    for path in write_baselines(layout, args.notebooks, replicates):
         print(f"wrote {path.relative_to(layout.root)}")
     return 0
 

@@ -43,6 +43,7 @@ kappas = [0.0, 0.5, 1.2, 1.8]
 epochs = 120
 snapshot_every = 20
 n_seeds = 2
+seed = 0  # replicate j of an arm trains with seed + j
 # the paper's sizes, used on CIFAR-10
 group_size = 10520
 mlp_hidden = 4096
@@ -147,8 +148,9 @@ display(
         f"**This run:** {data.description}. Groups of **{group}** images "
         f"({len(split.target_train)} members and {len(split.target_test)} non-members per model), "
         f"**{epochs} epochs**, snapshots at epochs {snapshot_epochs}, no augmentation; "
-        f"{mlp_note}; {cnn_note}; {n_seeds} seeds for the MLP (seed s trains the target, "
-        f"a seed derived from s by SeedSequence its shadow)."
+        f"{mlp_note}; {cnn_note}; {n_seeds} seeds for the MLP (seed s from {seed} to "
+        f"{seed + n_seeds - 1} trains the target, a seed derived from s by SeedSequence its "
+        "shadow)."
     )
 )
 
@@ -170,14 +172,14 @@ display(
 # %%
 mlp_attacks, mlp_targets = {}, {}
 for kappa in kappas:
-    for seed in range(n_seeds):
+    for j in range(n_seeds):
         pair = train_target_shadow(
-            make_mlp, split, kappa, epochs, seed=seed, snapshots=snapshot_epochs, **training
+            make_mlp, split, kappa, epochs, seed=seed + j, snapshots=snapshot_epochs, **training
         )
-        mlp_attacks[kappa, seed] = attack_snapshots(
-            split, pair, snapshot_epochs, seed=seed, **attack_options
+        mlp_attacks[kappa, j] = attack_snapshots(
+            split, pair, snapshot_epochs, seed=seed + j, **attack_options
         )
-        mlp_targets[kappa, seed] = pair.target
+        mlp_targets[kappa, j] = pair.target
 print(f"MLP sweep done after {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]
@@ -258,7 +260,7 @@ display(Markdown(markdown_table(header, rows)))
 cnn_attacks, cnn_targets = {}, {}
 for kappa in kappas:
     pair = train_target_shadow(
-        make_cnn, split, kappa, cnn_run_epochs, seed=0, snapshots=[cnn_run_epochs], **training
+        make_cnn, split, kappa, cnn_run_epochs, seed=seed, snapshots=[cnn_run_epochs], **training
     )
     cnn_attacks[kappa] = attack_snapshots(split, pair, [cnn_run_epochs], **attack_options)
     cnn_targets[kappa] = pair.target
@@ -279,7 +281,7 @@ for ax, name, leaks in (
     ax.axhline(0.5, color="grey", ls=":", lw=1)
     ax.set_xticks(x, [f"{k:g}" for k in kappas])
     ax.set_xlabel("mask scale $\\kappa$")
-    ax.set_title(f"ML-Leaks on the {name} target (seed 0, last snapshot)")
+    ax.set_title(f"ML-Leaks on the {name} target (seed {seed}, last snapshot)")
 axes[0].set_ylabel("attack metric")
 axes[0].legend()
 plt.show()
@@ -301,12 +303,12 @@ for kappa, result in cnn_leaks.items():
 
 # %%
 dp = {
-    (sigma, seed): dpsgd_target(
+    (sigma, j): dpsgd_target(
         make_mlp,
         split,
         sigma,
         dp_epochs,
-        seed=seed,
+        seed=seed + j,
         max_grad_norm=max_grad_norm,
         delta=delta,
         lr=lr,
@@ -315,7 +317,7 @@ dp = {
         n_bootstrap=n_bootstrap,
     )
     for sigma in dp_noise
-    for seed in range(n_seeds)
+    for j in range(n_seeds)
 }
 print(f"DP-SGD sweep done after {time.perf_counter() - started:.0f} s")
 dp_mean = {
@@ -446,13 +448,13 @@ _ = results.value("masked_settings_dominated_by_dp", mask_beaten)
 
 # %%
 null = {
-    (kappa, seed): null_attack(
-        attacks[last]["loss threshold"], split_seed=number, n_bootstrap=n_bootstrap, seed=seed
+    (kappa, j): null_attack(
+        attacks[last]["loss threshold"], split_seed=number, n_bootstrap=n_bootstrap, seed=seed + j
     )
-    for number, ((kappa, seed), attacks) in enumerate(mlp_attacks.items())
+    for number, ((kappa, j), attacks) in enumerate(mlp_attacks.items())
 }
-for (kappa, seed), result in null.items():
-    print(f"null attack, kappa {kappa:g}, seed {seed}: {result.summary()}")
+for (kappa, j), result in null.items():
+    print(f"null attack, kappa {kappa:g}, seed {seed + j}: {result.summary()}")
 results.check(
     "null_attack_at_chance",
     "loss threshold on two halves of each MLP target's non-members: median over models of the "

@@ -3,7 +3,7 @@
 Smoke: needs ``python -m mgn execute --mode smoke`` first (``make test`` runs it); its baselines hold
 bit-level numbers (rtol 1e-6). Paper: needs ``python -m mgn execute --mode paper`` (``make book``
 runs it, then ``pytest tests/test_notebook_results.py -k paper``); its baselines' tolerances come
-from the measured seed-to-seed spread (``python -m mgn baselines --mode paper --spread DIR``).
+from the measured spread over seeds (``python -m mgn baselines --mode paper --replicates 2``).
 Without paper results the paper tests are skipped, saying why.
 """
 

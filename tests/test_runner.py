@@ -1,6 +1,8 @@
 """The runner itself, on a throw-away book: parameter errors, failure collection, baselines, and the
 pages it generates (reading order, claims ledger, MathJax) from synthetic notebooks and results."""
 
+import json
+
 import nbformat
 import pytest
 
@@ -161,3 +163,34 @@ def test_mathjax_is_copied_into_the_site(tmp_path):
     assert entry.relative_to(tmp_path).as_posix() == f"{STATIC}/{ENTRY}"
     fonts = entry.parent / "output" / "chtml" / "fonts" / "woff-v2"
     assert len(list(fonts.glob("*.woff"))) > 20
+
+
+def test_tolerances_from_three_seeds_and_values_the_seeds_cannot_tell_from_zero(tmp_path):
+    from mgn.book.baselines import write_baselines
+
+    root = tmp_path / "book"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\n")
+    runs = [
+        {"effect": 10.0, "noise": 0.1},
+        {"effect": 10.4, "noise": -0.2},
+        {"effect": 9.9, "noise": 0.3},
+    ]
+    folders = []
+    for k, values in enumerate(runs):
+        layout = Layout(root, "paper", k)
+        layout.results.mkdir(parents=True)
+        payload = {"values": values, "checks": [{"name": "c", "passed": True}]}
+        (layout.results / "01_x.json").write_text(json.dumps(payload))
+        folders.append(layout.results)
+    main = Layout(root, "paper")
+    with pytest.raises(ValueError, match="at least 3 seeds"):
+        write_baselines(main, None, folders[1:2])
+    (path,) = write_baselines(main, None, folders[1:])
+    values = json.loads(path.read_text())["values"]
+    assert values["effect"]["atol"] == pytest.approx(2 * 0.5) and "held" not in values["effect"]
+    assert values["noise"]["held"] is False and "zero" in values["noise"]["derivation"]
+    baseline = json.loads(path.read_text())
+    moved = {"values": {"effect": 11.2, "noise": 5.0}, "checks": [{"name": "c", "passed": True}]}
+    (problem,) = compare(baseline, moved)  # 1.2 beyond twice the seeds' range; noise not held
+    assert problem.startswith("value 'effect' = 11.2, baseline 10.0")

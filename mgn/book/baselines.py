@@ -4,9 +4,12 @@ A baseline file ``tests/baselines/<mode>/<stem>.json`` holds, for every value th
 ``{"value", "rtol", "atol"}``, and the names of its checks. ``python -m mgn baselines`` rewrites the
 values from the last execution and keeps any tolerance already chosen by hand.
 
-Paper-mode numbers depend on the seed: with ``spread`` (the results folder of a second run with
-another seed), each value's ``atol`` becomes ``SPREAD_FACTOR`` times the difference between the two
-runs, so that a change that moves a published number by more than the seed does is seen.
+Numbers depend on the seed. With ``replicates`` (the results folders of runs with the seeds
+shifted by 1, 2, ...: ``python -m mgn execute --replicate k``), each value's ``atol`` becomes
+``SPREAD_FACTOR`` times its range over all the seeds (at least 3), recorded with how it was
+derived, so that a change that moves a number by more than the seeds do is seen. A value whose
+tolerance would reach its own magnitude (the seeds do not tell it from zero) is not held: it stays
+in the results, and the baseline records it with ``"held": false`` and the reason.
 """
 
 from __future__ import annotations
@@ -20,31 +23,52 @@ from mgn.records import write_json_atomic
 
 DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-12
-SPREAD_FACTOR = 3.0
+SPREAD_FACTOR = 2.0
+MIN_SEEDS = 3
 
 
 def load(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _spread_atol(name: str, value, other: dict) -> float | None:
-    """``SPREAD_FACTOR`` times the seed-to-seed difference of ``name`` (None when not measured)."""
-    if name not in other or isinstance(value, str) or isinstance(other[name], str):
-        return None
-    return max(SPREAD_FACTOR * abs(value - other[name]), DEFAULT_ATOL)
+def _from_seeds(value, others: list) -> dict:
+    """The baseline entry of a value measured with the seeds of every run (``others`` besides it)."""
+    runs = [value, *others]
+    if any(isinstance(v, str) for v in runs):  # NaN or inf in some run: nothing to hold
+        reason = "not held, not a finite number in every seed"
+        return {"value": value, "rtol": 0.0, "atol": 0.0, "held": False, "derivation": reason}
+    spread = max(runs) - min(runs)
+    atol = max(SPREAD_FACTOR * spread, DEFAULT_ATOL)
+    entry = {
+        "value": value,
+        "rtol": DEFAULT_RTOL,
+        "atol": atol,
+        "derivation": f"{SPREAD_FACTOR:g} x the range {spread:.3g} over {len(runs)} seeds",
+    }
+    if atol >= abs(value):
+        entry["held"] = False
+        entry["derivation"] += ": not held, the seeds do not tell it from zero"
+    return entry
 
 
 def write_baselines(
-    layout: Layout, stems: list[str] | None = None, spread: Path | None = None
+    layout: Layout, stems: list[str] | None = None, replicates: list[Path] | None = None
 ) -> list[Path]:
     """Rewrite the baselines of ``layout.mode`` from its results; return the files written.
 
-    ``stems`` limits the rewrite to those notebooks (default: every result). ``spread`` is the
-    results folder of a run with another seed: each value's ``atol`` is then set from the
-    difference between the two runs (see the module docstring).
+    ``stems`` limits the rewrite to those notebooks (default: every result). ``replicates`` are
+    the results folders of runs with shifted seeds: every value's tolerance is then derived from
+    the seeds' spread (module docstring). Without them the tolerances already chosen are kept.
     """
-    if spread is not None and not spread.is_dir():
-        raise FileNotFoundError(f"spread must be a results folder of another run, got {spread}")
+    replicates = replicates or []
+    if replicates and len(replicates) + 1 < MIN_SEEDS:
+        raise ValueError(
+            f"replicates must give at least {MIN_SEEDS} seeds with the main run, got "
+            f"{len(replicates) + 1}"
+        )
+    for folder in replicates:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"replicates must be results folders, got {folder}")
     results = sorted(layout.results.glob("*.json"))
     if stems:
         results = [path for path in results if path.stem in stems]
@@ -60,18 +84,16 @@ def write_baselines(
             raise ValueError(f"{result_path.stem}: refusing to baseline failed checks {failed}")
         target = layout.baselines / result_path.name
         old = load(target)["values"] if target.is_file() else {}
-        other_path = spread / result_path.name if spread is not None else None
-        other = load(other_path)["values"] if other_path and other_path.is_file() else {}
+        seeds = [load(folder / result_path.name)["values"] for folder in replicates]
         values = {}
         for name, value in result["values"].items():
-            atol = _spread_atol(name, value, other)
-            values[name] = {
-                "value": value,
-                "rtol": DEFAULT_RTOL
-                if atol is not None
-                else old.get(name, {}).get("rtol", DEFAULT_RTOL),
-                "atol": atol if atol is not None else old.get(name, {}).get("atol", DEFAULT_ATOL),
-            }
+            if replicates:
+                if any(name not in other for other in seeds):
+                    raise ValueError(f"{result_path.stem}: {name!r} is missing from a replicate")
+                values[name] = _from_seeds(value, [other[name] for other in seeds])
+            else:
+                kept = {k: v for k, v in old.get(name, {}).items() if k != "value"}
+                values[name] = {"rtol": DEFAULT_RTOL, "atol": DEFAULT_ATOL, **kept, "value": value}
         checks = sorted(c["name"] for c in result["checks"])
         write_json_atomic(
             target, {"notebook": result_path.stem, "values": values, "checks": checks}
@@ -91,6 +113,8 @@ def compare(baseline: dict, result: dict) -> list[str]:
             problems.append(f"value {name!r} has no baseline: run `make baselines` and review it")
             continue
         expected, measured = baseline["values"][name], result["values"][name]
+        if not expected.get("held", True):
+            continue
         if isinstance(measured, str) or not math.isclose(
             measured, expected["value"], rel_tol=expected["rtol"], abs_tol=expected["atol"]
         ):

@@ -95,11 +95,25 @@ class Job:
     parameters: dict
 
 
+def replicate_seed(notebook_path: Path, parameters: dict, replicate: int) -> int:
+    """The notebook's ``seed`` (the mode's, else its parameters cell's default) plus ``replicate``."""
+    declared = papermill.inspect_notebook(str(notebook_path))
+    if "seed" not in declared:
+        raise ParameterError(f"{notebook_path.stem}: a replicate run needs a 'seed' parameter")
+    base = parameters.get("seed", declared["seed"]["default"])
+    try:
+        return int(base) + replicate
+    except ValueError as err:
+        raise ParameterError(f"{notebook_path.stem}: seed default {base!r} is not an int") from err
+
+
 def prepare(layout: Layout, source: Path) -> Job:
     """Convert ``source`` and check the mode's parameters against its ``parameters`` cell."""
     parameters = mode_parameters(layout, source.stem)
     notebook = convert(source, layout.inputs / f"{source.stem}.ipynb")
     check_parameters(notebook, parameters)
+    if layout.replicate:
+        parameters["seed"] = replicate_seed(notebook, parameters, layout.replicate)
     return Job(source.stem, notebook, parameters)
 
 

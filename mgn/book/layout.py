@@ -10,14 +10,24 @@ MODES = ("smoke", "paper")
 
 @dataclass(frozen=True)
 class Layout:
-    """Paths of one build mode. Everything generated lives under ``_build/`` (ignored by git)."""
+    """Paths of one build mode. Everything generated lives under ``_build/`` (ignored by git).
+
+    ``replicate`` k > 0 is the same build with every notebook's ``seed`` shifted by k: the runs
+    whose spread sets the baselines' tolerances (:mod:`mgn.book.baselines`). They live apart,
+    under ``_build/replicates/<mode>/<k>/``, with their own execution cache.
+    """
 
     root: Path
     mode: str
+    replicate: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if isinstance(self.replicate, bool) or not isinstance(self.replicate, int):
+            raise TypeError(f"replicate must be an int >= 0, got {self.replicate!r}")
+        if self.replicate < 0:
+            raise ValueError(f"replicate must be an int >= 0, got {self.replicate}")
         if not (self.root / "_toc.yml").is_file():
             raise FileNotFoundError(
                 f"root must be the repository root (with _toc.yml), got {self.root}"
@@ -33,6 +43,8 @@ class Layout:
 
     @property
     def work(self) -> Path:
+        if self.replicate:
+            return self.root / "_build" / "replicates" / self.mode / str(self.replicate)
         return self.root / "_build" / self.mode
 
     @property
@@ -62,6 +74,8 @@ class Layout:
     @property
     def cache(self) -> Path:
         """The last successful execution of each notebook, under its key (:mod:`mgn.book.cache`)."""
+        if self.replicate:
+            return self.root / "_build" / "cache" / "replicates" / self.mode / str(self.replicate)
         return self.root / "_build" / "cache" / self.mode
 
     @property
