@@ -19,6 +19,7 @@ import torch
 from mgn.data import init_network
 from mgn.network import network
 from mgn.progress import progress
+from mgn.seeds import derived_seed
 from mgn.smoothed import smoothed_neuron_grad
 from mgn.validation import (
     as_float_tensor,
@@ -167,8 +168,8 @@ def ntk_concentration(
 ) -> GramConcentration:
     """``H(W_0)`` against ``H_inf`` for ``repeats`` initialisations at each width.
 
-    Draw ``r`` at width ``m`` is :func:`mgn.init_network` ``(m, d, tau, seed + 1000 r + m)`` in X's
-    dtype, so that every (width, draw) has its own seed. Each entry of ``H(W_0)`` is a mean of m
+    Draw ``r`` at width ``m`` is :func:`mgn.init_network` ``(m, d, tau)`` with the seed
+    ``mgn.seeds.derived_seed(seed, r, m)``, in X's dtype: every (width, draw) has its own stream. Each entry of ``H(W_0)`` is a mean of m
     bounded i.i.d. terms, so the distances shrink like ``m^{-1/2}`` (chapter 3 fits the rate).
 
     Parameters
@@ -188,8 +189,8 @@ def ntk_concentration(
     measured = np.empty((3, len(widths), repeats))
     for i, width in enumerate(progress(widths, desc="width")):
         for r in range(repeats):
-            W0, _ = init_network(width, X.shape[1], tau=tau, seed=seed + 1000 * r + width,
-                                 dtype=X.dtype)  # fmt: skip
+            draw_seed = derived_seed(seed, r, width)
+            W0, _ = init_network(width, X.shape[1], tau=tau, seed=draw_seed, dtype=X.dtype)
             H = ntk_gram(W0.to(X.device), X)
             difference = H - H_inf
             measured[:, i, r] = (

@@ -26,6 +26,7 @@ from mgn.masked_gradient import (
 from mgn.masks import GaussianMask
 from mgn.ntk import ntk_gram
 from mgn.progress import progress
+from mgn.seeds import derived_seed, stream
 from mgn.train import train_masked_gd
 from mgn.validation import check_kappas, check_positive
 
@@ -35,8 +36,10 @@ def _probe_at(W, a, X, y, kappa, lr, draws, seed) -> dict[str, float]:
     loss = float(clean_loss(W, a, X, y))
     grad = clean_gradient(W, a, X, y)
     eigenvalues = torch.linalg.eigvalsh(ntk_gram(W, X, a))
-    estimate = masked_gradient_monte_carlo(W, a, X, y, kappa, draws=draws, seed=seed)
-    generator = torch.Generator(device=X.device).manual_seed(seed + 1)
+    estimate = masked_gradient_monte_carlo(
+        W, a, X, y, kappa, draws=draws, seed=derived_seed(seed, 0)
+    )
+    generator = stream(seed, 1, device=X.device)
     step = -lr * masked_gradients(W, a, GaussianMask(kappa).sample(X, generator, draws=1), y)[0]
     after = float(clean_loss(W + step, a, X, y))
     needed = 2.0 * (after - loss - float((grad * step).sum())) / float(step.square().sum())
@@ -68,8 +71,8 @@ def probe_trajectory(
 ) -> tuple[np.ndarray, Probe]:
     """Masked GD for ``steps`` steps, probed every ``probe_every`` steps (chapter 5).
 
-    Training runs in segments of ``probe_every`` steps, segment j with seed ``seed + j``; every
-    mask is fresh, so this is one masked-GD trajectory. At each probed W_k the probe measures the
+    Training runs in segments of ``probe_every`` steps; segment j's probe and masks come from the
+    seed ``mgn.seeds.derived_seed(seed, j)`` (module :mod:`mgn.seeds`); every mask is fresh, so this is one masked-GD trajectory. At each probed W_k the probe measures the
     clean loss and gradient, the extreme eigenvalues of H(W_k), the exact bias, ``E||g||^2`` from
     ``draws`` masks, and the smoothness the descent lemma needs on one masked step from W_k.
 
@@ -85,10 +88,11 @@ def probe_trajectory(
     X, y, W, a = (torch.as_tensor(t).to(device) for t in (X, y, W0, a))
     losses, rows = [], []
     for segment in progress(range(steps // probe_every), desc=f"probe kappa={kappa:g}"):
-        rows.append(_probe_at(W, a, X, y, kappa, lr, draws, seed + 7919 * segment))
+        segment_seed = derived_seed(seed, segment)
+        rows.append(_probe_at(W, a, X, y, kappa, lr, draws, segment_seed))
         run = train_masked_gd(
-            X, y, W, a, [kappa], lr, probe_every, seed=seed + segment, device=device,
-            show_progress=False,
+            X, y, W, a, [kappa], lr, probe_every, seed=derived_seed(segment_seed, 2),
+            device=device, show_progress=False,
         )  # fmt: skip
         losses.append(run.clean_loss[0, :-1])
         W = run.W[0].to(device)

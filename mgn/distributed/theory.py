@@ -28,6 +28,7 @@ from mgn.expected_loss import clean_loss, expected_masked_loss
 from mgn.masked_gradient import clean_gradient, masked_gradient_bias, masked_gradient_monte_carlo
 from mgn.ntk import ntk_gram
 from mgn.progress import progress
+from mgn.seeds import derived_seed
 
 __all__ = [
     "DriftConstants",
@@ -143,7 +144,7 @@ def drift_constants(
             G_k[k] = max(G_k[k], float(expected.norm()))
             if kappa > 0:
                 estimate = masked_gradient_monte_carlo(
-                    W, a, Xk, yk, kappa, draws=draws, seed=seed + 1000 * index + k
+                    W, a, Xk, yk, kappa, draws=draws, seed=derived_seed(seed, index, k)
                 )
                 V_k[k] = max(V_k[k], estimate.variance)
                 V_sum += estimate.variance
