@@ -1,6 +1,6 @@
-"""Exact expected masked loss versus Monte Carlo at equal accuracy (SPEC section 3).
+"""Exact expected masked loss versus Monte Carlo at equal accuracy (chapter 2).
 
-Setting of Figure 3a (SPEC section 7): n = 500 inputs on the sphere of R^20 with teacher labels,
+Setting of Figure 3a (chapter 4): n = 500 inputs on the sphere of R^20 with teacher labels,
 width m = 100 at the NTK initialisation, Gaussian mask. The closed form costs O(n m^2) bivariate
 normal evaluations; Monte Carlo costs one masked forward pass per draw and its standard error falls
 like sigma / sqrt(draws). For each kappa this script times both in one run, measures sigma (the
@@ -8,7 +8,7 @@ standard deviation of one draw's masked loss), and prints how many draws, and ho
 Carlo needs to reach a given relative accuracy, against the closed form's time. The closed form's
 own accuracy is estimated by comparing, on the first 50 inputs, its output variance (the part of
 the loss that the bivariate formulas compute) with a second float64 evaluation that shares only the
-bivariate cdf with it: SPEC's product formula E[relu relu] minus the product of the means.
+bivariate cdf with it: chapter 2's product formula E[relu relu] minus the product of the means.
 
 Run: ``.venv/bin/python benchmarks/expected_loss.py``.
 """
@@ -41,7 +41,7 @@ ACCURACY_INPUTS = 50
 
 
 def product_formula_variance(W, a, X, kappa: float) -> torch.Tensor:
-    """Var_c f per input through SPEC's E[relu relu] - mean mean, on (m, m) blocks per input."""
+    """Var_c f per input through chapter 2's E[relu relu] - mean mean, on (m, m) blocks per input."""
     variance = []
     for x in X:
         z = W @ x

@@ -1,4 +1,4 @@
-"""Bivariate normal cdf and the ReLU moments of a bivariate Gaussian (SPEC section 2).
+"""Bivariate normal cdf and the ReLU moments of a bivariate Gaussian (chapters 1 and 2).
 
 ``bvn_cdf(h, k, rho)`` is Phi2(h, k; rho) = P(X <= h, Y <= k) for standard normals with correlation
 ``rho``, in torch (vectorised, any device, autograd). It follows Genz's algorithm (Genz, "Numerical
@@ -11,7 +11,7 @@ d/dh = phi(h) Phi((k - rho h)/q), d/drho = phi2(h, k; rho), q = sqrt(1 - rho^2).
 
 ``relu_covariance`` and ``relu_variance`` give Cov(relu g1, relu g2) and Var(relu g) for jointly
 Gaussian (g1, g2), written so that no large terms cancel (they are the variance pieces of the exact
-expected loss); ``relu_product_moment`` is SPEC's E[relu(g1) relu(g2)].
+expected loss); ``relu_product_moment`` is chapter 2's E[relu(g1) relu(g2)].
 """
 
 from __future__ import annotations
@@ -339,7 +339,7 @@ def relu_covariance(mu1, mu2, s1, s2, cov) -> torch.Tensor:
     """Cov(relu(g1), relu(g2)) for jointly Gaussian g1 ~ N(mu1, s1^2), g2 ~ N(mu2, s2^2).
 
     With h = mu/s, rho = cov/(s1 s2), q = sqrt(1 - rho^2), k1 = (h1 - rho h2)/q, k2 = (h2 - rho h1)/q
-    and D = Phi2(h1, h2; rho) - Phi(h1) Phi(h2), SPEC section 2's product formula minus the product
+    and D = Phi2(h1, h2; rho) - Phi(h1) Phi(h2), chapter 2's product formula minus the product
     of the means is ``s1 s2 [h1 h2 D + rho Phi2 + h2 phi(h1) (Phi(k2) - Phi(h2))
     + h1 phi(h2) (Phi(k1) - Phi(h1)) + phi(h1) (q phi(k2) - phi(h2))]``: every bracket vanishes as
     rho -> 0, so nothing large cancels. It is 0 where s1 or s2 is 0; |rho| = 1 is allowed.
@@ -357,7 +357,7 @@ def relu_covariance(mu1, mu2, s1, s2, cov) -> torch.Tensor:
 
 
 def relu_variance(mu, s) -> torch.Tensor:
-    """Var(relu(g)), g ~ N(mu, s^2), without cancellation (SPEC section 2's moments).
+    """Var(relu(g)), g ~ N(mu, s^2), without cancellation (chapter 1's moments).
 
     For mu <= 0 it is M2 - M1^2 with M1, M2 the first two moments of :mod:`mgn.smoothed` (both
     small, no cancellation); for mu > 0 it uses relu(g) = g + relu(-g):
@@ -373,7 +373,7 @@ def relu_variance(mu, s) -> torch.Tensor:
 
 
 def relu_product_moment(mu1, mu2, s1, s2, cov) -> torch.Tensor:
-    """E[relu(g1) relu(g2)] for jointly Gaussian (g1, g2): SPEC section 2's product formula.
+    """E[relu(g1) relu(g2)] for jointly Gaussian (g1, g2): chapter 2's product formula.
 
     Computed as Cov(relu g1, relu g2) + E[relu g1] E[relu g2] (see :func:`relu_covariance`).
     """

@@ -1,6 +1,6 @@
 """The expected masked loss in closed form, its decomposition, its regularizers, and Monte Carlo.
 
-SPEC section 3. For each input, E_c[(f(W; x ⊙ c) - y)^2] = (f~(x) - y)^2 + Var_c f(W; x ⊙ c), where
+Chapter 2. For each input, E_c[(f(W; x ⊙ c) - y)^2] = (f~(x) - y)^2 + Var_c f(W; x ⊙ c), where
 f~ = m^{-1/2} sum_r a_r E_c[relu(w_r^T (x ⊙ c))] is the smoothed network and
 Var_c f = m^{-1} sum_{r, r'} a_r a_r' Cov(relu g_r, relu g_r') with (g_r) jointly Gaussian
 (:mod:`mgn.bivariate`). Hence the exact expected masked loss (a sum over the n samples)
@@ -36,14 +36,14 @@ _ENTRIES_PER_BATCH = 2**20
 
 
 def clean_loss(W, a, X, y) -> torch.Tensor:
-    """Clean loss L(W) = 1/2 sum_i (f(W; x_i) - y_i)^2 (SPEC section 1; a sum, not a mean)."""
+    """Clean loss L(W) = 1/2 sum_i (f(W; x_i) - y_i)^2 (the notation page; a sum, not a mean)."""
     W, a, X = check_network_args(W, a, X)
     y = check_targets(y, X)
     return 0.5 * (network(W, a, X) - y).square().sum()
 
 
 def smoothed_network(W, a, X, kappa: float | None = None, *, mask=None, kind: str = "exact"):
-    """Smoothed outputs f~(x_i) = E_c f(W; x_i ⊙ c) (``kind="exact"``) or the proxy f^ (SPEC 2-3).
+    """Smoothed outputs f~(x_i) = E_c f(W; x_i ⊙ c) (``kind="exact"``) or the proxy f^ (chapters 1-2).
 
     Returns an (n,) tensor; at kappa = 0 it equals :func:`mgn.network` exactly.
     """
@@ -75,7 +75,7 @@ def _variance_from_moments(W, a, X, mask, z, s) -> torch.Tensor:
 
 
 def masked_output_variance(W, a, X, kappa: float | None = None, *, mask=None) -> torch.Tensor:
-    """Var_c f(W; x_i ⊙ c) for every input, in closed form (SPEC section 3), shape (n,).
+    """Var_c f(W; x_i ⊙ c) for every input, in closed form (chapter 2), shape (n,).
 
     ``m^{-1} [sum_r a_r^2 Var(relu g_r) + 2 sum_{r < r'} a_r a_r' Cov(relu g_r, relu g_r')]`` with
     the cancellation-free moments of :mod:`mgn.bivariate`; the neuron pairs are processed in chunks
@@ -92,13 +92,13 @@ def expected_masked_loss(W, a, X, y, kappa: float | None = None, *, mask=None) -
     Parameters
     ----------
     W : (m, d) hidden weights; a : (m,) output weights; X : (n, d) inputs; y : (n,) targets.
-    kappa : scale of the Gaussian mask c ~ N(1, kappa^2 I) (SPEC section 1), or
+    kappa : scale of the Gaussian mask c ~ N(1, kappa^2 I) (the notation page), or
     mask : a :class:`mgn.masks.GaussianFamilyMask` instead (e.g. ``AdditiveGaussian(0.1)``).
 
     Returns
     -------
     0-dim tensor, differentiable in W (and X, a, y); at kappa = 0 it equals the clean loss exactly.
-    Cost O(n m^2) (SPEC section 3).
+    Cost O(n m^2) (chapter 2).
     """
     W, a, X = check_network_args(W, a, X)
     y = check_targets(y, X)
@@ -111,7 +111,7 @@ def expected_masked_loss(W, a, X, y, kappa: float | None = None, *, mask=None) -
 
 @dataclass(frozen=True)
 class LossDecomposition:
-    """The pieces of SPEC section 3 (0-dim tensors, except the per-input ``gap``/``gap_bound``).
+    """The pieces of chapter 2's decomposition (0-dim tensors, except the per-input ``gap``/``gap_bound``).
 
     ``expected = smoothed + regularizer = proxy + regularizer + error``; ``clean`` is L(W);
     ``gap = f~ - f^`` per input, with ``|gap| <= gap_bound = m^{-1/2} sum_r |a_r| s_r / sqrt(2 pi)``.
@@ -128,7 +128,7 @@ class LossDecomposition:
 
 
 def loss_decomposition(W, a, X, y, kappa: float | None = None, *, mask=None) -> LossDecomposition:
-    """Every piece of the decomposition theorem, exactly (SPEC section 3).
+    """Every piece of the decomposition theorem, exactly (chapter 2).
 
     smoothed = 1/2 sum (f~ - y)^2, proxy = 1/2 sum (f^ - y)^2, regularizer R = 1/2 sum Var_c f,
     error E = smoothed - proxy = 1/2 sum (f~ - f^)(f~ + f^ - 2y), computed from the gap
@@ -167,7 +167,7 @@ def input_gradient(W, a, X) -> torch.Tensor:
 
 
 def quadratic_regularizer(W, a, X, kappa: float | None = None, *, mask=None) -> torch.Tensor:
-    """Small-noise regularizer R_2(W) = 1/2 sum_i sum_k Var(x~_ik) (d f / d x_k (x_i))^2 (SPEC 3).
+    """Small-noise regularizer R_2(W) = 1/2 sum_i sum_k Var(x~_ik) (d f / d x_k (x_i))^2 (chapter 2).
 
     For the Gaussian mask Var(x~_ik) = kappa^2 x_ik^2, so R_2 = (kappa^2/2) sum_i ||x_i ⊙ grad_x f||^2;
     any :class:`mgn.masks.Mask` works (its ``input_variance``), e.g. dropout with Var = p/(1-p) x^2.

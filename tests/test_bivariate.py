@@ -121,7 +121,7 @@ def test_bvn_cdf_bad_input(args, error, message):
 
 
 def spec_product_moment(mu1, mu2, s1, s2, cov):
-    """SPEC section 2's formula for E[relu(g1) relu(g2)], in NumPy with the Owen's T cdf."""
+    """Chapter 2's formula for E[relu(g1) relu(g2)], in NumPy with the Owen's T cdf."""
     rho = cov / (s1 * s2)
     a, b, q = -mu1 / s1, -mu2 / s2, np.sqrt(1 - rho * rho)
     tail = stats.norm.sf

@@ -68,7 +68,7 @@ def test_parallel_neurons_match_monte_carlo():
 
 
 def reference_variance(W, a, X, kappa):
-    """Var_c f from SPEC's product formula, one input at a time on the full (m, m) matrix."""
+    """Var_c f from chapter 2's product formula, one input at a time on the full (m, m) matrix."""
     rows = []
     for x in X:
         z = W @ x
@@ -101,7 +101,7 @@ def test_kappa_zero_is_the_clean_loss_exactly():
 
 
 def test_single_neuron_single_input_by_hand():
-    # f = relu(w^T (x ⊙ c)) with m = 1: E(f - y)^2 = M2 - 2 y M1 + y^2 (SPEC section 2 moments).
+    # f = relu(w^T (x ⊙ c)) with m = 1: E(f - y)^2 = M2 - 2 y M1 + y^2 (chapter 1's moments).
     w, x, kappa, y = torch.tensor([[0.6, -0.3]]), torch.tensor([[0.8, 0.5]]), 0.9, 0.2
     w, x = w.double(), x.double()
     z, s = float(w @ x.T), kappa * float((w * x).norm())
