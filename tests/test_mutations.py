@@ -99,7 +99,7 @@ def test_outcome_names_the_failed_checks_and_the_moved_values(tmp_path):
     fake_copy(tmp_path, {"a": 1.0, "b": 2.5}, {"c": False, "d": True})
     found = outcome(tmp_path, "01_x")
     assert found.failed_checks == ("c",) and found.moved_values == ("b",)
-    assert found.caught and found.error is None
+    assert found.caught and found.error is None and found.recorded == {"a": 1.0, "b": 2.5}
     fake_copy(tmp_path / "clean", {"a": 1.0, "b": 2.0000001}, {"c": True, "d": True})
     assert not outcome(tmp_path / "clean", "01_x").caught
 
@@ -137,8 +137,10 @@ def test_only_the_differences_the_control_lacks_are_credited():
     stale = "value 'x' = 2.0, baseline 1.0 (rtol 1e-06, atol 0.0)"
     moved = "value 'y' = 3.0, baseline 1.0 (rtol 1e-06, atol 0.0)"
     error = ChapterError("CheckFailed", "1 check(s) failed: c", "check")
-    control = named_outcome("01_x", [stale], None)
-    assert named_outcome("01_x", [stale, moved], None).without(control).moved_values == ("y",)
+    control = named_outcome("01_x", [stale], None, {"x": 2.0, "y": 1.0, "z": 5.0})
+    mutated = named_outcome("01_x", [stale, moved], None, {"x": 2.0, "y": 3.0, "z": 5.5})
+    assert mutated.without(control).moved_values == ("y",)
+    assert mutated.without(control).changed == ("y", "z")
     assert not named_outcome("01_x", [stale], None).without(control).caught
     with_error = named_outcome("01_x", [stale], error)
     assert with_error.without(control).error == error
@@ -159,6 +161,8 @@ def test_the_table_of_catches():
         ("m2", named_outcome("02_b", [], ChapterError("RuntimeError", "shapes", "other"))),
         ("m2", named_outcome("03_c", [], None)),
         ("m3", named_outcome("03_c", [], ChapterError("ValueError", "kappa", "validation"))),
+        ("m4", named_outcome("03_c", [], None, {"a": 1.0, "b": 2.0}, ("a", "b"))),
+        ("m5", named_outcome("03_c", [], None, {"a": 1.0}, ())),
     ]
     assert table(rows) == (
         "| mutation | chapter | caught by |\n"
@@ -169,9 +173,11 @@ def test_the_table_of_catches():
         f"| m2 | 02_b | {NOT_CAUGHT} (stopped by RuntimeError (not a check)) |\n"
         f"| m2 | 03_c | {NOT_CAUGHT} |\n"
         "| m3 | 03_c | stopped by ValueError (a library validation) |\n"
+        f"| m4 | 03_c | {NOT_CAUGHT} (2 values changed, all within their baseline tolerance) |\n"
+        f"| m5 | 03_c | {NOT_CAUGHT} (no recorded value changed) |\n"
     )
     assert caught_by(rows[1][1]).startswith("checks `c`")
-    assert uncaught(rows) == ["m2"]
+    assert uncaught(rows) == ["m2", "m4", "m5"]
 
 
 def test_mutations_are_checked_before_anything_runs(tmp_path):

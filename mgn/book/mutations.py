@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mgn.book.layout import Layout
@@ -178,7 +178,9 @@ class Outcome:
     """What one chapter showed in one copy: its differences from the baseline and its error.
 
     ``problems`` are :func:`mgn.book.baselines.compare`'s lines (empty without results);
-    ``failed_checks`` and ``moved_values`` name the checks and values among them.
+    ``failed_checks`` and ``moved_values`` name the checks and values among them. ``recorded``
+    holds the chapter's recorded values (empty without results); ``changed`` names those that
+    differ from the control's run (None until compared with it: :meth:`without`).
     """
 
     chapter: str
@@ -186,23 +188,32 @@ class Outcome:
     failed_checks: tuple[str, ...]
     moved_values: tuple[str, ...]
     error: ChapterError | None
+    recorded: dict = field(default_factory=dict)
+    changed: tuple[str, ...] | None = None
 
     def without(self, control: Outcome) -> Outcome:
         """This outcome less what ``control`` (the unpatched copy's) already showed."""
         problems = tuple(p for p in self.problems if p not in control.problems)
         error = None if control.error == self.error else self.error
-        return named_outcome(self.chapter, problems, error)
+        changed = [n for n, v in self.recorded.items() if control.recorded.get(n) != v]
+        return named_outcome(self.chapter, problems, error, self.recorded, tuple(changed))
 
     @property
     def caught(self) -> bool:
         return bool(self.problems) or (self.error is not None and self.error.kind != "other")
 
 
-def named_outcome(chapter: str, problems: Sequence[str], error: ChapterError | None) -> Outcome:
+def named_outcome(
+    chapter: str,
+    problems: Sequence[str],
+    error: ChapterError | None,
+    recorded: dict | None = None,
+    changed: tuple[str, ...] | None = None,
+) -> Outcome:
     """An :class:`Outcome`, with the checks and values named in ``problems`` picked out."""
     checks = tuple(m[2] for p in problems if (m := re.fullmatch(r"check (['\"])(.+)\1 failed", p)))
     values = tuple(m[2] for p in problems if (m := re.match(r"value (['\"])(.+?)\1 = ", p)))
-    return Outcome(chapter, tuple(problems), checks, values, error)
+    return Outcome(chapter, tuple(problems), checks, values, error, recorded or {}, changed)
 
 
 def outcome(copy: Path, chapter: str) -> Outcome:
@@ -211,11 +222,13 @@ def outcome(copy: Path, chapter: str) -> Outcome:
 
     layout = Layout(copy, "smoke")
     results = layout.results / f"{chapter}.json"
-    problems = []
+    problems, recorded = [], {}
     if results.is_file():
-        problems = compare(load(layout.baselines / results.name), load(results))
+        result = load(results)
+        recorded = result["values"]
+        problems = compare(load(layout.baselines / results.name), result)
     error = chapter_error(layout.failed / f"{chapter}.ipynb", copy / "mgn")
-    return named_outcome(chapter, problems, error)
+    return named_outcome(chapter, problems, error, recorded)
 
 
 def run_copy(
@@ -254,11 +267,16 @@ def _findings(result: Outcome) -> list[str]:
 
 
 def caught_by(result: Outcome) -> str:
-    """The table's cell for one chapter: what caught the mutation, or :data:`NOT_CAUGHT`."""
-    found = "; ".join(_findings(result))
+    """The table's cell for one chapter: what caught the mutation, or :data:`NOT_CAUGHT` with
+    whether its recorded values changed at all (within their tolerance) or not."""
+    found = _findings(result)
     if result.caught:
-        return found
-    return f"{NOT_CAUGHT} ({found})" if found else NOT_CAUGHT
+        return "; ".join(found)
+    if result.changed:
+        found.append(f"{len(result.changed)} values changed, all within their baseline tolerance")
+    elif result.changed is not None and result.recorded:
+        found.append("no recorded value changed")
+    return f"{NOT_CAUGHT} ({'; '.join(found)})" if found else NOT_CAUGHT
 
 
 def table(rows: Sequence[tuple[str, Outcome]]) -> str:
