@@ -173,7 +173,7 @@ def test_the_table_of_catches():
         f"| m2 | 02_b | {NOT_CAUGHT} (stopped by RuntimeError (not a check)) |\n"
         f"| m2 | 03_c | {NOT_CAUGHT} |\n"
         "| m3 | 03_c | stopped by ValueError (a library validation) |\n"
-        f"| m4 | 03_c | {NOT_CAUGHT} (2 values changed, all within their baseline tolerance) |\n"
+        f"| m4 | 03_c | {NOT_CAUGHT} (2 values changed, none beyond what the baseline holds) |\n"
         f"| m5 | 03_c | {NOT_CAUGHT} (no recorded value changed) |\n"
     )
     assert caught_by(rows[1][1]).startswith("checks `c`")

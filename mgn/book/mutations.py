@@ -273,7 +273,7 @@ def caught_by(result: Outcome) -> str:
     if result.caught:
         return "; ".join(found)
     if result.changed:
-        found.append(f"{len(result.changed)} values changed, all within their baseline tolerance")
+        found.append(f"{len(result.changed)} values changed, none beyond what the baseline holds")
     elif result.changed is not None and result.recorded:
         found.append("no recorded value changed")
     return f"{NOT_CAUGHT} ({'; '.join(found)})" if found else NOT_CAUGHT
