@@ -7,7 +7,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # A notebook runs only when its cache key changed (book/reproducibility.md); FORCE=1 runs them all.
 EXECUTE := $(PY) -m mgn execute $(if $(filter-out 0,$(FORCE)),--force)
 
-.PHONY: install book test smoke lint pytest baselines bench lock clean
+.PHONY: install book test smoke lint pytest baselines mutations bench lock clean
 
 install: $(STAMP)
 
@@ -39,6 +39,12 @@ pytest: install
 ## Rewrite tests/baselines/smoke/*.json from the last smoke execution (review the diff!).
 baselines: install
 	$(PY) -m mgn baselines --mode smoke
+
+## Plant each regression of mgn/book/mutation_catalogue.py in a copy of mgn, execute the chapters it
+## affects in smoke mode, and report what caught it in _build/mutations.md (slow: run it by hand).
+## ONLY="name ..." runs some of them.
+mutations: install
+	$(PY) -m mgn mutations $(if $(ONLY),--only $(ONLY))
 
 bench: install
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

@@ -1,4 +1,4 @@
-"""Command line of the book: ``python -m mgn execute | build | baselines``."""
+"""Command line of the book: ``python -m mgn execute | build | baselines | mutations``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from mgn.book.layout import MODES, Layout
+from mgn.book.mutation_catalogue import MUTATIONS
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,6 +41,21 @@ def parser() -> argparse.ArgumentParser:
     )
     for sub in (run, make, base):
         sub.add_argument("--mode", choices=MODES, default="paper")
+    mutate = commands.add_parser(
+        "mutations",
+        help="plant each regression of the catalogue in a copy of mgn, execute the chapters it "
+        "affects in smoke mode, report what caught it (slow)",
+    )
+    mutate.add_argument(
+        "--only",
+        nargs="+",
+        choices=[m.name for m in MUTATIONS],
+        metavar="NAME",
+        help="run only these mutations (their names: mgn/book/mutation_catalogue.py)",
+    )
+    mutate.add_argument("--cell-timeout", type=int, default=1800, help="seconds per cell")
+    mutate.set_defaults(mode="smoke")
+    for sub in (run, make, base, mutate):
         sub.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
     return main_parser
 
@@ -66,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  (executed copies in {layout.failed})", file=sys.stderr)
             return 1
         return 0
+    if args.command == "mutations":
+        from mgn.book.mutations import run_mutations, uncaught
+
+        chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
+        missed = uncaught(run_mutations(layout.root, chosen, cell_timeout=args.cell_timeout))
+        if missed:
+            print(f"not caught: {', '.join(missed)}", file=sys.stderr)
+        return 1 if missed else 0
     if args.command == "build":
         from mgn.book.build import build
 

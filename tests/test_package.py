@@ -28,7 +28,8 @@ def test_runner_imports_no_torch_and_no_science():
     runner = [
         "mgn.book.baselines", "mgn.book.build", "mgn.book.cache", "mgn.book.claims",
         "mgn.book.environment", "mgn.book.execute", "mgn.book.layout", "mgn.book.mathjax",
-        "mgn.book.reading_order", "mgn.book.refresh", "mgn.book.reproducibility", "mgn.__main__",
+        "mgn.book.mutation_catalogue", "mgn.book.mutations", "mgn.book.reading_order",
+        "mgn.book.refresh", "mgn.book.reproducibility", "mgn.__main__",
     ]  # fmt: skip
     modules = loaded_modules("\n".join(f"import {name}" for name in runner))
     assert "torch" not in modules and "numpy" not in modules
