@@ -41,7 +41,7 @@ baselines: install
 	$(PY) -m mgn baselines --mode smoke
 
 ## Plant each regression of mgn/book/mutation_catalogue.py in a copy of mgn, execute the chapters it
-## affects in smoke mode, and report what caught it in _build/mutations.md (slow: run it by hand).
+## affects in smoke mode, and report what caught it in _build/mutations.md (about 5 minutes: run it by hand).
 ## ONLY="name ..." runs some of them.
 mutations: install
 	$(PY) -m mgn mutations $(if $(ONLY),--only $(ONLY))
