@@ -165,16 +165,18 @@ def test_mathjax_is_copied_into_the_site(tmp_path):
     assert len(list(fonts.glob("*.woff"))) > 20
 
 
-def test_tolerances_from_three_seeds_and_values_the_seeds_cannot_tell_from_zero(tmp_path):
+def test_tolerances_from_three_seeds_zeros_held_and_values_the_seeds_cannot_tell_from_zero(
+    tmp_path,
+):
     from mgn.book.baselines import write_baselines
 
     root = tmp_path / "book"
     (root / "notebooks").mkdir(parents=True)
     (root / "_toc.yml").write_text("format: jb-book\n")
     runs = [
-        {"effect": 10.0, "noise": 0.1},
-        {"effect": 10.4, "noise": -0.2},
-        {"effect": 9.9, "noise": 0.3},
+        {"effect": 10.0, "noise": 0.1, "count": 0, "round_off": 4e-17},
+        {"effect": 10.4, "noise": -0.2, "count": 0, "round_off": 4e-17},
+        {"effect": 9.9, "noise": 0.3, "count": 0, "round_off": 4e-17},
     ]
     folders = []
     for k, values in enumerate(runs):
@@ -190,7 +192,11 @@ def test_tolerances_from_three_seeds_and_values_the_seeds_cannot_tell_from_zero(
     values = json.loads(path.read_text())["values"]
     assert values["effect"]["atol"] == pytest.approx(2 * 0.5) and "held" not in values["effect"]
     assert values["noise"]["held"] is False and "zero" in values["noise"]["derivation"]
+    assert "held" not in values["count"] and "exactly 0" in values["count"]["derivation"]
+    assert values["round_off"]["held"] is False and "round-off" in values["round_off"]["derivation"]
     baseline = json.loads(path.read_text())
-    moved = {"values": {"effect": 11.2, "noise": 5.0}, "checks": [{"name": "c", "passed": True}]}
-    (problem,) = compare(baseline, moved)  # 1.2 beyond twice the seeds' range; noise not held
-    assert problem.startswith("value 'effect' = 11.2, baseline 10.0")
+    moved = {"effect": 11.2, "noise": 5.0, "count": 1, "round_off": 1.0}
+    problems = compare(baseline, {"values": moved, "checks": [{"name": "c", "passed": True}]})
+    # effect: 1.2 beyond twice the seeds' range; count: no longer 0; noise, round_off: not held
+    assert sorted(p.split(" =")[0] for p in problems) == ["value 'count'", "value 'effect'"]
+    assert any(p.startswith("value 'effect' = 11.2, baseline 10.0") for p in problems)

@@ -8,8 +8,10 @@ Numbers depend on the seed. With ``replicates`` (the results folders of runs wit
 shifted by 1, 2, ...: ``python -m mgn execute --replicate k``), each value's ``atol`` becomes
 ``SPREAD_FACTOR`` times its range over all the seeds (at least 3), recorded with how it was
 derived, so that a change that moves a number by more than the seeds do is seen. A value whose
-tolerance would reach its own magnitude (the seeds do not tell it from zero) is not held: it stays
-in the results, and the baseline records it with ``"held": false`` and the reason.
+tolerance would reach its own magnitude (the seeds do not tell it from zero, or it is the same
+round-off-sized number in every seed) is not held: it stays in the results, and the baseline
+records it with ``"held": false`` and the reason. A value that is exactly 0 in every seed (a count
+of dominated settings, a rate) is held at 0.
 """
 
 from __future__ import annotations
@@ -45,7 +47,12 @@ def _from_seeds(value, others: list) -> dict:
         "atol": atol,
         "derivation": f"{SPREAD_FACTOR:g} x the range {spread:.3g} over {len(runs)} seeds",
     }
-    if atol >= abs(value):
+    if spread == 0 and value == 0:  # exactly zero in every seed (a count, a rate): held there
+        entry["derivation"] += ": exactly 0 in every seed"
+    elif spread == 0 and atol >= abs(value):
+        entry["held"] = False
+        entry["derivation"] += ": not held, the same round-off-sized number in every seed"
+    elif atol >= abs(value):
         entry["held"] = False
         entry["derivation"] += ": not held, the seeds do not tell it from zero"
     return entry
