@@ -58,6 +58,7 @@ _MODULE_OF = {
     "Mask": "mgn.masks",
     "TruncatedGaussianMask": "mgn.masks",
     "network": "mgn.network",
+    "kink_pair_share": "mgn.output_variance",
     "GramConcentration": "mgn.ntk",
     "GramEstimate": "mgn.ntk",
     "lambda_0": "mgn.ntk",

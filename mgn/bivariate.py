@@ -53,8 +53,10 @@ def _nodes(rule: tuple[tuple[float, ...], tuple[float, ...]]) -> tuple[tuple[flo
 
 
 _HIGH_RHO = 0.925
-# (lower, upper) |rho| band and the nodes of the low-correlation branch there.
-_LOW_RULES = (
+# Genz's rules for |rho| < 0.925: (lower, upper, nodes) with the (node on [0, 2], weight) pairs of
+# the Gauss-Legendre rule that integrates Plackett's integrand in asin(t) for lower <= |rho| < upper
+# (a rule is as accurate for any smaller |rho|: the interval only shrinks). mgn.relu_pairs uses them.
+LOW_CORRELATION_RULES = (
     (0.0, 0.3, _nodes(_GL6)),
     (0.3, 0.75, _nodes(_GL12)),
     (0.75, _HIGH_RHO, _nodes(_GL20)),
@@ -142,7 +144,7 @@ def _excess(h: torch.Tensor, k: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     product = _cdf(h) * _cdf(k)
     out = torch.zeros_like(h)
     size = r.abs()
-    for lower, upper, nodes in _LOW_RULES:
+    for lower, upper, nodes in LOW_CORRELATION_RULES:
         index = ((size >= lower) & (size < upper)).nonzero().squeeze(1)
         if index.numel():
             parts = (t.index_select(0, index) for t in (h, k, r))

@@ -24,6 +24,7 @@ import torch
 from mgn.bivariate import relu_covariance, relu_variance
 from mgn.masks import resolve_mask
 from mgn.network import check_network_args, network
+from mgn.output_variance import kink_band_variance
 from mgn.progress import progress
 from mgn.smoothed import smoothed_relu
 from mgn.validation import check_kappas, check_positive, check_targets
@@ -31,6 +32,8 @@ from mgn.validation import check_kappas, check_positive, check_targets
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # Pairs (sample, neuron pair) handled at once by the variance: bounds memory to O(this).
 _PAIRS_PER_CHUNK = 2**21
+# Problems with fewer (sample, neuron pair) terms take every pair through the closed form.
+_ALL_PAIRS_BELOW = 2**15
 # Input entries (draws x n x d) perturbed at once by the Monte Carlo estimator.
 _ENTRIES_PER_BATCH = 2**20
 
@@ -52,8 +55,13 @@ def smoothed_network(W, a, X, kappa: float | None = None, *, mask=None, kind: st
     return smoothed_relu(z, s, kind) @ a / math.sqrt(W.shape[0])
 
 
-def _variance_from_moments(W, a, X, mask, z, s) -> torch.Tensor:
-    """:func:`masked_output_variance` of checked arguments whose moments ``(z, s)`` are known."""
+def all_pairs_variance(W, a, X, mask, z, s) -> torch.Tensor:
+    """Var_c f for every input with every neuron pair through :func:`mgn.relu_covariance`, (n,).
+
+    The plain form of :func:`masked_output_variance` (checked arguments, moments ``(z, s)`` of
+    ``mask``): the cheaper one for small problems, and the reference of the split in
+    :mod:`mgn.output_variance`.
+    """
     m = W.shape[0]
     variance = relu_variance(z, s) @ (a * a)
     first, second = torch.triu_indices(m, m, offset=1, device=W.device)
@@ -74,12 +82,23 @@ def _variance_from_moments(W, a, X, mask, z, s) -> torch.Tensor:
     return variance / m
 
 
+def _variance_from_moments(W, a, X, mask, z, s) -> torch.Tensor:
+    """:func:`masked_output_variance` of checked arguments whose moments ``(z, s)`` are known."""
+    m = W.shape[0]
+    if X.shape[0] * m * (m - 1) // 2 < _ALL_PAIRS_BELOW:
+        return all_pairs_variance(W, a, X, mask, z, s)
+    return kink_band_variance(W, a, X, mask, z, s)
+
+
 def masked_output_variance(W, a, X, kappa: float | None = None, *, mask=None) -> torch.Tensor:
     """Var_c f(W; x_i ⊙ c) for every input, in closed form (chapter 2), shape (n,).
 
     ``m^{-1} [sum_r a_r^2 Var(relu g_r) + 2 sum_{r < r'} a_r a_r' Cov(relu g_r, relu g_r')]`` with
-    the cancellation-free moments of :mod:`mgn.bivariate`; the neuron pairs are processed in chunks
-    of inputs, so memory stays O(n m^2) at most.
+    the cancellation-free moments of :mod:`mgn.bivariate`. Only the pairs of neurons whose kink the
+    noise reaches (|z| < 8.5 s, :func:`mgn.kink_pair_share` of them) need the bivariate normal;
+    the others sum in O(m d) per input, exactly to float64 resolution (the split and its bound:
+    :mod:`mgn.output_variance`). Below 2^15 (input, pair) terms every pair takes the closed form
+    (:func:`all_pairs_variance`). Memory stays O(n m^2) at most.
     """
     W, a, X = check_network_args(W, a, X)
     mask = resolve_mask(kappa, mask, closed_form=True)

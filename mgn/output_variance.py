@@ -1,0 +1,143 @@
+"""The masked output variance Var_c f(W; x ⊙ c), split at the neurons' kinks (chapter 2).
+
+For one input, Var_c f = m^{-1} sum_{r, r'} a_r a_r' Cov(relu g_r, relu g_r'), where the masked
+pre-activations g_r ~ N(z_r, s_r^2) are jointly Gaussian with Cov(g_r, g_r') = c_rr' =
+sum_k w_rk w_r'k Var(x~_k) (the mask's coordinates are independent). Only the neurons whose kink
+the noise reaches need the bivariate normal: outside the kink band |z_r| < 8.5 s_r a neuron's
+ReLU is its identity (z_r >= 8.5 s_r, "on") or 0 (z_r <= -8.5 s_r, or s_r = 0) but for events of
+probability Phi(-8.5) = 9.5e-18. With Price's theorem (:mod:`mgn.relu_pairs`),
+Cov(relu g_r, relu g_r') = c_rr' Phi(t_r) Phi(t_r') + s_r s_r' J_rr' (t = z / s), and the sum
+splits into
+
+    m Var_c f = sum_k Var(x~_k) u_k^2                                   (u = sum_r a_r p_r w_r)
+              + sum_{r in band} a_r^2 (Var(relu g_r) - s_r^2 Phi(t_r)^2)
+              + 2 sum_{r < r' in band} a_r a_r' s_r s_r' J_rr',
+
+with p_r = Phi(t_r) in the band, 1 for "on" and 0 for "off" neurons: O(m d) per input besides the
+pairs of the band. What the split drops is bounded by Price's theorem, Cov(relu g_r, relu g_r') =
+int_0^c_rr' P_t(g_r > 0, g_r' > 0) dt: for a pair with a neuron outside the band (a neuron with
+itself included) the split replaces the integrand by 1 (both on), P(g_r' > 0) (r on) or 0 (r off),
+which changes it by at most Phi(-|t_r|) + Phi(-|t_r'|) <= 2 Phi(-8.5), so with |c_rr'| <= s_r s_r'
+
+    |Var_c f - split| <= 2 Phi(-8.5) m^{-1} (sum_r |a_r| s_r)^2     (each input),
+
+below the float64 resolution of Var_c f unless its terms cancel to 1e-4 of their size.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mgn.bivariate import relu_covariance, relu_variance
+from mgn.masks import resolve_mask
+from mgn.relu_pairs import FUSE_MIN_PAIRS, pair_excess_sum
+from mgn.validation import check_weights_and_inputs
+
+# The kink band |z| < KINK_BAND s (see the module docstring).
+KINK_BAND = 8.5
+# Pairs of the band (padded to a chunk's largest band) handled at once: bounds memory.
+_PAIRS_PER_CHUNK = 2**21
+
+
+def _kink_bands(z: torch.Tensor, s: torch.Tensor, band: float = KINK_BAND):
+    """``(t, inside, on)``: t = z / s (z where s = 0) and the masks |t| < band and t >= band, both
+    with s > 0, all (n, m)."""
+    positive = s > 0
+    t = z / torch.where(positive, s, torch.ones_like(s))
+    return t, positive & (t.abs() < band), positive & (t >= band)
+
+
+def _row_chunks(per_row: list[int], budget: int) -> list[slice]:
+    """Runs of rows (sorted by decreasing pair count) of at most ``budget`` pairs when padded to
+    the first row's count, none with under half of it (a larger row stands alone)."""
+    chunks, start = [], 0
+    for row, count in enumerate(per_row):
+        padded = (row - start + 1) * per_row[start]
+        if row > start and (padded > budget or 2 * count < per_row[start]):
+            chunks.append(slice(start, row))
+            start = row
+    chunks.append(slice(start, len(per_row)))
+    return chunks
+
+
+def _band_excess(W, a, X, mask, z, s, inside) -> torch.Tensor:
+    """sum_{r < r' in the band} a_r a_r' s_r s_r' J_rr' for every input, (n,).
+
+    Inputs go in decreasing order of band size, in chunks of similar size, to
+    :func:`mgn.relu_pairs.pair_excess_sum`; the pairs with |rho| >= 0.925 it leaves out take the
+    closed form of :func:`mgn.relu_covariance`, all in one call.
+    """
+    m = W.shape[0]
+    counts = inside.sum(1)
+    order = torch.argsort(counts, descending=True, stable=True)
+    per_row = (counts * (counts - 1) // 2)[order].tolist()
+    first, second = torch.triu_indices(m, m, offset=1, device=W.device)
+    pair_rows = (W[first], W[second])
+    fused = sum(per_row) >= FUSE_MIN_PAIRS
+    rows, sums, left = [], [], []
+    for chunk in _row_chunks(per_row, _PAIRS_PER_CHUNK):
+        part = order[chunk]
+        width = int(counts[part[0]])
+        if width < 2:
+            break
+        members = torch.argsort((~inside[part]).to(torch.uint8), dim=1, stable=True)[:, :width]
+        cov = mask.pair_covariance(*pair_rows, X[part])
+        excess, high = pair_excess_sum(z[part], s[part], a, cov, members, counts[part], fused=fused)
+        rows.append(part)
+        sums.append(excess)
+        left.append(torch.cat((part[high[:, :1]], high[:, 1:]), 1))
+    excess = z.new_zeros(z.shape[0])
+    if not rows:
+        return excess
+    excess = excess.index_put((torch.cat(rows),), torch.cat(sums))
+    i, r1, r2 = torch.cat(left).unbind(1)
+    if i.numel():
+        cov = (mask.input_variance(X[i]) * W[r1] * W[r2]).sum(1)
+        z1, z2, s1, s2 = z[i, r1], z[i, r2], s[i, r1], s[i, r2]
+        product = torch.special.ndtr(z1 / s1) * torch.special.ndtr(z2 / s2)
+        closed = relu_covariance(z1, z2, s1, s2, cov) - cov * product
+        excess = excess.index_add(0, i, a[r1] * a[r2] * closed)
+    return excess
+
+
+def kink_band_variance(W, a, X, mask, z, s, band: float = KINK_BAND) -> torch.Tensor:
+    """Var_c f(W; x_i ⊙ c) for every input by the split of the module docstring, (n,).
+
+    Parameters
+    ----------
+    W (m, d), a (m,), X (n, d): checked network arguments; mask: a GaussianFamilyMask;
+    z, s (n, m): its moments ``mask.moments(W, X)``; band: the kink band |z| < band s (``inf``
+    sends every pair with s > 0 through the bivariate normal).
+    """
+    t, inside, on = _kink_bands(z, s, band)
+    gate = torch.where(inside, torch.special.ndtr(t), on.to(z.dtype))
+    linear = (mask.input_variance(X) * ((gate * a) @ W).square()).sum(1)
+    z_band, s_band, gate_band = z[inside], s[inside], gate[inside]
+    diagonal = relu_variance(z_band, s_band) - (s_band * gate_band).square()
+    correction = z.new_zeros(z.shape).index_put(torch.nonzero(inside, as_tuple=True), diagonal)
+    excess = _band_excess(W, a, X, mask, z, s, inside)
+    return (linear + correction @ (a * a) + 2.0 * excess) / W.shape[0]
+
+
+def kink_pair_share(W, X, kappa: float | None = None, *, mask=None) -> float:
+    """Share of the n m (m - 1) / 2 (input, neuron pair) terms of Var_c f that need Phi2.
+
+    A pair needs the bivariate normal only when both neurons are in the input's kink band
+    |z| < 8.5 s (:mod:`mgn.output_variance`); the others cost O(m d) per input in all.
+
+    Parameters
+    ----------
+    W : (m, d) hidden weights; X : (n, d) inputs; kappa : the Gaussian mask's scale, or
+    mask : a :class:`mgn.masks.GaussianFamilyMask` instead.
+
+    Returns
+    -------
+    The share, in [0, 1] (0 when m = 1).
+    """
+    W, X = check_weights_and_inputs(W, X)
+    z, s = resolve_mask(kappa, mask, closed_form=True).moments(W, X)
+    counts = _kink_bands(z, s)[1].sum(1)
+    m = W.shape[0]
+    if m < 2:
+        return 0.0
+    return float((counts * (counts - 1)).sum()) / (X.shape[0] * m * (m - 1))
