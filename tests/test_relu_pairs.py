@@ -29,6 +29,18 @@ def single_pairs(rows, seed, rho_range, dtype=torch.float64):
     return h * s, s, a, cov, members, torch.full((rows,), 2)
 
 
+def correlated_rows(gen, rows, m, rank, z_scale=1.0):
+    """Rows of m jointly Gaussian variables of rank ``rank``: their (rows, m, m) covariances, z, s,
+    the pairs' covariances in triu order, and weights a (m,)."""
+    root = torch.randn(rows, m, rank, generator=gen, dtype=torch.float64)
+    full = root @ root.transpose(1, 2)
+    s = full.diagonal(dim1=1, dim2=2).sqrt()
+    z = z_scale * torch.randn(rows, m, generator=gen, dtype=torch.float64)
+    first, second = torch.triu_indices(m, m, 1)
+    a = torch.randn(m, generator=gen, dtype=torch.float64)
+    return full, z, s, full[:, first, second], a
+
+
 @pytest.mark.parametrize("rho_range", [(0.0, 0.3), (0.3, 0.75), (0.75, 0.925)])
 def test_excess_matches_the_closed_form(rho_range):
     z, s, a, cov, members, counts = single_pairs(3000, seed=1, rho_range=rho_range)
@@ -86,13 +98,7 @@ def test_gradcheck_with_padded_rows_and_members():
 def test_rows_are_sums_over_their_members_pairs():
     gen = torch.Generator().manual_seed(5)
     m, rows = 7, 4
-    root = torch.randn(rows, m, 4, generator=gen, dtype=torch.float64)
-    full = root @ root.transpose(1, 2)
-    s = full.diagonal(dim1=1, dim2=2).sqrt()
-    z = torch.randn(rows, m, generator=gen, dtype=torch.float64)
-    first, second = torch.triu_indices(m, m, 1)
-    cov = full[:, first, second]
-    a = torch.randn(m, generator=gen, dtype=torch.float64)
+    full, z, s, cov, a = correlated_rows(gen, rows, m, rank=4)
     members = torch.stack([torch.randperm(m, generator=gen)[:5].sort().values for _ in range(rows)])
     counts = torch.tensor([5, 0, 2, 4])
     sums, left = pair_excess_sum(z, s, a, cov, members, counts, fused=False)
@@ -131,13 +137,7 @@ def test_compiled_kernels_agree_with_the_eager_code():
     """torch.compile's kernels (tens of seconds to build the first time on a machine)."""
     gen = torch.Generator().manual_seed(8)
     m, rows = 40, 30
-    root = torch.randn(rows, m, 6, generator=gen, dtype=torch.float64)
-    full = root @ root.transpose(1, 2)
-    s = full.diagonal(dim1=1, dim2=2).sqrt()
-    z = 2 * torch.randn(rows, m, generator=gen, dtype=torch.float64)
-    first, second = torch.triu_indices(m, m, 1)
-    cov = full[:, first, second]
-    a = torch.randn(m, generator=gen, dtype=torch.float64)
+    _, z, s, cov, a = correlated_rows(gen, rows, m, rank=6, z_scale=2.0)
     members = torch.arange(m).expand(rows, m)
     counts = torch.full((rows,), m)
     results = {}
