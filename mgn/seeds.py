@@ -10,6 +10,9 @@ generator seeded from the caller's seed, and the caller's global state is restor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 
@@ -17,6 +20,7 @@ from mgn.validation import check_seed
 
 __all__ = [
     "derived_seed",
+    "global_generator_seeded",
     "stream",
 ]
 
@@ -33,3 +37,17 @@ def derived_seed(seed: int, *key: int) -> int:
 def stream(seed: int, *key: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A torch generator on ``device`` seeded with :func:`derived_seed` ``(seed, *key)``."""
     return torch.Generator(device=device).manual_seed(derived_seed(seed, *key))
+
+
+@contextmanager
+def global_generator_seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
+    """Inside, torch's global generators are seeded with ``seed``; afterwards the caller's are back.
+
+    For what a library draws from them (module initialisation, dropout, Opacus): ``fork_rng`` saves
+    the CPU generator, and that of ``device`` when it is a CUDA device, and restores them on exit.
+    """
+    cuda = device is not None and device.type == "cuda"
+    devices, device_type = ([device], "cuda") if cuda else ([], "cpu")
+    with torch.random.fork_rng(devices=devices, device_type=device_type):
+        torch.manual_seed(check_seed(seed))
+        yield

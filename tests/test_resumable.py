@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mgn.resumable import run_resumable
-from mgn.seeds import derived_seed, stream
+from mgn.seeds import derived_seed, global_generator_seeded, stream
 
 
 class Counter:
@@ -95,3 +95,21 @@ def test_streams_are_derived_by_seed_sequence():
         derived_seed(-1)
     with pytest.raises(TypeError, match=r"key\[1\] must be an int >= 0"):
         derived_seed(1, 2, 0.5)
+
+
+def test_global_generator_is_seeded_inside_and_restored_after():
+    torch.manual_seed(123)
+    outer_state = torch.get_rng_state()
+    with global_generator_seeded(5, torch.device("cpu")):
+        inside = torch.rand(3)
+        with global_generator_seeded(6):  # nested: its own stream, then back to the outer one
+            torch.rand(3)
+        after_nested = torch.rand(3)
+    assert torch.equal(torch.get_rng_state(), outer_state)
+    torch.manual_seed(5)
+    assert torch.equal(inside, torch.rand(3)) and torch.equal(after_nested, torch.rand(3))
+    outer_state = torch.get_rng_state()
+    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+        with global_generator_seeded(-1):
+            pass
+    assert torch.equal(torch.get_rng_state(), outer_state)  # a refused seed changes nothing

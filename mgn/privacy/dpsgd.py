@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from mgn.device import resolve_device
 from mgn.resumable import CHECKPOINT_EVERY, run_resumable
-from mgn.seeds import stream
+from mgn.seeds import global_generator_seeded, stream
 from mgn.training import TrainingResult
 from mgn.validation import check_positive, check_seed, check_snapshot_epochs
 
@@ -202,9 +202,7 @@ def train_dpsgd(
             noise_generator=noise,
         )
     training = _DPTraining(model, optimizer, loader, engine, [sampling, noise], delta, snapshots)
-    rng_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=rng_devices, device_type=device.type):
-        torch.manual_seed(seed)
+    with global_generator_seeded(seed, device):
         run_resumable(
             training,
             epochs,

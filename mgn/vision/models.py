@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import torch
 from torch import nn
 
-from mgn.validation import check_seed
+from mgn.seeds import global_generator_seeded
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
@@ -104,8 +103,7 @@ def initialised(make_model: Callable[[], nn.Module], seed: int) -> nn.Module:
     """``make_model()`` built with torch's global generator seeded by ``seed``.
 
     A module draws its initial weights from the global generator; this seeds it inside
-    ``torch.random.fork_rng``, so the caller's global state is left as it was.
+    :func:`mgn.seeds.global_generator_seeded`, so the caller's global state is left as it was.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(check_seed(seed))
+    with global_generator_seeded(seed):
         return make_model()

@@ -5,7 +5,7 @@ every pixel of every image; evaluation is on clean images. Shuffling, batching, 
 (random crop with zero padding, horizontal flip) and masking are batched tensor operations on data
 that lives on the device: no DataLoader, no per-sample Python. One generator on the device, seeded
 with ``seed``, draws every permutation, crop, flip and mask; dropout draws from torch's global generator,
-seeded with ``seed`` inside ``torch.random.fork_rng`` (the caller's global state is restored
+seeded with ``seed`` inside :func:`mgn.seeds.global_generator_seeded` (the caller's state is restored
 afterwards), so a run on the CPU is deterministic for a seed.
 On the CPU a convolutional model is trained and evaluated in the channels-last memory format
 (oneDNN's fast layout for convolution, pooling and batch norm); only the layout changes, not the
@@ -33,6 +33,7 @@ from torch import nn
 
 from mgn.device import autocast, keep_freed_memory, resolve_device, resolve_precision
 from mgn.resumable import CHECKPOINT_EVERY, run_resumable
+from mgn.seeds import global_generator_seeded
 from mgn.training import TrainingResult
 from mgn.validation import check_kappa, check_positive, check_seed, check_snapshot_epochs
 
@@ -303,9 +304,7 @@ def train_classifier(
     generator = torch.Generator(device=device).manual_seed(seed)
     training = _Training(model, opt, data, settings, generator, snapshots)
     weights = {f"model.{k}": v.reshape(-1) for k, v in model.state_dict().items()}
-    rng_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=rng_devices, device_type=device.type):
-        torch.manual_seed(seed)
+    with global_generator_seeded(seed, device):
         run_resumable(
             training,
             epochs,
