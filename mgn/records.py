@@ -77,13 +77,17 @@ class Identity:
     deviation: float
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write ``payload`` as JSON to ``path`` through a temporary file and a rename."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        json.dump(payload, tmp, indent=2, sort_keys=True)
-        tmp.write("\n")
+        tmp.write(text)
     os.replace(tmp.name, path)
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write ``payload`` as JSON to ``path`` through a temporary file and a rename."""
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def _finite_or_str(value: float) -> float | str:

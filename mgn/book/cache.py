@@ -27,7 +27,7 @@ import nbformat
 from mgn.book.environment import file_digest
 from mgn.book.layout import Layout
 from mgn.book.refresh import code_cells, with_current_markdown
-from mgn.records import write_json_atomic
+from mgn.records import write_json_atomic, write_text_atomic
 
 #: The package whose source keys every chapter: the ``mgn`` that holds this runner.
 LIBRARY = Path(__file__).resolve().parents[1]
@@ -129,10 +129,8 @@ def restore(entry: Entry, current: nbformat.NotebookNode, executed: Path, result
     """Write the cached notebook, under the Markdown of ``current``, to ``executed`` and the cached
     results to ``results``, each through a temporary file and a rename."""
     notebook = with_current_markdown(nbformat.read(entry.executed, as_version=4), current)
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=executed.parent, suffix=".tmp", delete=False) as tmp:
-        nbformat.write(notebook, tmp)
-    os.replace(tmp.name, executed)
+    text = nbformat.writes(notebook)
+    write_text_atomic(executed, text if text.endswith("\n") else text + "\n")  # as nbformat.write
     write_json_atomic(results, json.loads(entry.results.read_text()))
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mgn.book.layout import Layout
+from mgn.records import write_text_atomic
 
 #: What a copy holds, relative to the repository root: the library, the chapters, the baselines
 #: and the files the runner reads.
@@ -312,14 +313,6 @@ def uncaught(rows: Sequence[tuple[str, Outcome]]) -> list[str]:
     caught = {name for name, result in rows if result.caught}
     names = dict.fromkeys(name for name, _ in rows if name != CONTROL)
     return [name for name in names if name not in caught]
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
 
 
 def run_mutations(
