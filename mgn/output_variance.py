@@ -60,6 +60,21 @@ def _row_chunks(per_row: list[int], budget: int) -> list[slice]:
     return chunks
 
 
+def _member_covariances(W, variance, members, full: bool) -> torch.Tensor:
+    """(rows, width (width - 1) / 2) covariances c_rr' = sum_k Var(x~_ik) w_rk w_r'k of the
+    members' pairs of each row, in the order of ``torch.triu_indices(width, width, 1)``.
+
+    ``full``: every row's members are all m neurons in order (one GEMM over the pairs); else
+    each row's (width, width) matrix, then its upper triangle.
+    """
+    width = members.shape[1]
+    earlier, later = torch.triu_indices(width, width, 1, device=W.device)
+    if full:
+        return variance @ (W[earlier] * W[later]).T
+    weights = W[members]  # (rows, width, d)
+    return ((weights * variance[:, None, :]) @ weights.transpose(1, 2))[:, earlier, later]
+
+
 def _band_excess(W, a, X, mask, z, s, inside) -> torch.Tensor:
     """sum_{r < r' in the band} a_r a_r' s_r s_r' J_rr' for every input, (n,).
 
@@ -67,12 +82,9 @@ def _band_excess(W, a, X, mask, z, s, inside) -> torch.Tensor:
     :func:`mgn.relu_pairs.pair_excess_sum`; the pairs with |rho| >= 0.925 it leaves out take the
     closed form of :func:`mgn.relu_covariance`, all in one call.
     """
-    m = W.shape[0]
     counts = inside.sum(1)
     order = torch.argsort(counts, descending=True, stable=True)
     per_row = (counts * (counts - 1) // 2)[order].tolist()
-    first, second = torch.triu_indices(m, m, offset=1, device=W.device)
-    pair_rows = (W[first], W[second])
     fused = sum(per_row) >= FUSE_MIN_PAIRS
     rows, sums, left = [], [], []
     for chunk in _row_chunks(per_row, _PAIRS_PER_CHUNK):
@@ -81,7 +93,8 @@ def _band_excess(W, a, X, mask, z, s, inside) -> torch.Tensor:
         if width < 2:
             break
         members = torch.argsort((~inside[part]).to(torch.uint8), dim=1, stable=True)[:, :width]
-        cov = mask.pair_covariance(*pair_rows, X[part])
+        full = width == W.shape[0] and bool((counts[part] == width).all())
+        cov = _member_covariances(W, mask.input_variance(X[part]), members, full)
         excess, high = pair_excess_sum(z[part], s[part], a, cov, members, counts[part], fused=fused)
         rows.append(part)
         sums.append(excess)

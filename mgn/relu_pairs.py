@@ -259,8 +259,9 @@ def pair_excess_sum(z, s, a, cov, members, counts, *, fused: bool | None = None)
     ----------
     z, s : (rows, m) means and standard deviations of the jointly Gaussian g_r of each row.
     a : (m,) weights.
-    cov : (rows, m (m - 1) / 2) covariances c_rr' = Cov(g_r, g_r'), r < r', in the order of
-        ``torch.triu_indices(m, m, 1)``.
+    cov : (rows, width (width - 1) / 2) covariances of the members' pairs, c_rr' = Cov(g_r, g_r')
+        for r = members[i, j], r' = members[i, k], (j, k) in the order of
+        ``torch.triu_indices(width, width, 1)``.
     members : (rows, width) integer tensor: each row's variables, increasing, in its first
         ``counts`` entries (then any variable numbers); s > 0 at members.
     counts : (rows,) integer tensor.
@@ -272,14 +273,10 @@ def pair_excess_sum(z, s, a, cov, members, counts, *, fused: bool | None = None)
     ``(sums, left)``: (rows,) tensor, differentiable in ``z``, ``s``, ``a`` and ``cov``; and the
     pairs left out, a (k, 3) integer tensor of (row, r, r').
     """
-    (rows, width), m = members.shape, z.shape[1]
+    rows, width = members.shape
     if fused is None:
         fused = rows * width * (width - 1) // 2 >= FUSE_MIN_PAIRS
     earlier, later = torch.triu_indices(width, width, 1, device=z.device)
-    if not bool((counts == m).all()):  # the members' pairs, out of the triu order of all m
-        r1, r2 = members[:, earlier], members[:, later]
-        low, high = torch.minimum(r1, r2), torch.maximum(r1, r2)  # ordered past the counts too
-        cov = cov.gather(1, low * (2 * m - low - 1) // 2 + high - low - 1)
     valid = torch.arange(width, device=z.device) < counts[:, None]
     s_members = torch.where(valid, s.gather(1, members), 1.0)
     sums, left = _ExcessSum.apply(z.gather(1, members), s_members, a[members], cov, counts, fused)

@@ -41,6 +41,13 @@ def correlated_rows(gen, rows, m, rank, z_scale=1.0):
     return full, z, s, full[:, first, second], a
 
 
+def member_pairs(full, members):
+    """The members' pairs' covariances (rows, width (width - 1) / 2) from (rows, m, m)."""
+    earlier, later = torch.triu_indices(members.shape[1], members.shape[1], 1)
+    rows = torch.arange(members.shape[0])[:, None]
+    return full[rows, members[:, earlier], members[:, later]]
+
+
 @pytest.mark.parametrize("rho_range", [(0.0, 0.3), (0.3, 0.75), (0.75, 0.925)])
 def test_excess_matches_the_closed_form(rho_range):
     z, s, a, cov, members, counts = single_pairs(3000, seed=1, rho_range=rho_range)
@@ -82,10 +89,9 @@ def test_gradcheck_with_padded_rows_and_members():
     root = torch.randn(rows, m, 3, generator=gen, dtype=torch.float64)
     full = root @ root.transpose(1, 2) + torch.eye(m, dtype=torch.float64)
     s = full.diagonal(dim1=1, dim2=2).sqrt()  # a consistent covariance: |rho| < 1
-    first, second = torch.triu_indices(m, m, 1)
-    cov = full[:, first, second]
     a = torch.randn(m, generator=gen, dtype=torch.float64)
     members = torch.tensor([[0, 2, 3, 1], [1, 4, 0, 2], [0, 1, 2, 3]])
+    cov = member_pairs(full, members)
     counts = torch.tensor([3, 2, 4])
 
     def total(z, s, a, cov):
@@ -98,8 +104,9 @@ def test_gradcheck_with_padded_rows_and_members():
 def test_rows_are_sums_over_their_members_pairs():
     gen = torch.Generator().manual_seed(5)
     m, rows = 7, 4
-    full, z, s, cov, a = correlated_rows(gen, rows, m, rank=4)
+    full, z, s, _, a = correlated_rows(gen, rows, m, rank=4)
     members = torch.stack([torch.randperm(m, generator=gen)[:5].sort().values for _ in range(rows)])
+    cov = member_pairs(full, members)
     counts = torch.tensor([5, 0, 2, 4])
     sums, left = pair_excess_sum(z, s, a, cov, members, counts, fused=False)
     for i in range(rows):
