@@ -5,7 +5,13 @@ measures the gap), so its limit is the clean loss L(W*_kappa) at a minimiser W*_
 not the height of a curve after a fixed number of steps. :func:`minimise_expected_loss` finds
 W*_kappa by L-BFGS with a strong-Wolfe line search on the exact closed form
 (:func:`mgn.expected_loss.expected_masked_loss`, float64) and reports how far it got (the gradient
-norm reached), so that a chapter can show convergence instead of assuming it.
+norm reached, and the clean loss halfway through), so that a chapter can show convergence instead
+of assuming it.
+
+At W*_kappa the clean residual splits as f - y = (f - f~) + (f~ - y), f~ the smoothed network:
+the minimiser fits f~ (its objective is 1/2 ||f~ - y||^2 + R), and the clean network differs
+from f~ only where the noise reaches a kink. :class:`Minimum` records both halves, and the share
+of (input, neuron) pairs within one noise standard deviation of the kink, |z| < s.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from dataclasses import dataclass
 
 import torch
 
-from mgn.expected_loss import clean_loss, expected_masked_loss
+from mgn.expected_loss import clean_loss, expected_masked_loss, smoothed_network
+from mgn.network import network
 from mgn.progress import progress
+from mgn.smoothed import mask_moments
 from mgn.validation import check_kappa, check_kappas, check_positive
 
 __all__ = [
@@ -39,6 +47,13 @@ class Minimum:
     W : (m, d) float64 minimiser.
     objective : E_c[L_masked](W) = (L + R)(W).
     clean : the clean loss L(W): the height of the ball at convergence.
+    smoothing_gap : 1/2 ||f(W) - f~(W)||^2 over the inputs: the clean network against the
+        smoothed one it was fitted as.
+    smoothed_residual : 1/2 ||f~(W) - y||^2: how far the smoothed network is from the targets.
+    band_share : share of (input, neuron) pairs with |z| < s at W (the noise reaches the kink
+        within one standard deviation).
+    clean_halfway : the clean loss at the evaluation halfway through the run (its drift since
+        then shows whether the budget was enough for L, not only for the gradient).
     grad_norm : ||grad (L + R)(W)||_2 at the end.
     initial_grad_norm : ||grad (L + R)(W0)||_2 at the start.
     evaluations : closed-form evaluations (value and gradient) spent.
@@ -49,6 +64,10 @@ class Minimum:
     W: torch.Tensor
     objective: float
     clean: float
+    smoothing_gap: float
+    smoothed_residual: float
+    band_share: float
+    clean_halfway: float
     grad_norm: float
     initial_grad_norm: float
     evaluations: int
@@ -89,6 +108,7 @@ def minimise_expected_loss(
     X, y, a = (torch.as_tensor(t, dtype=torch.float64) for t in (X, y, a))
     W = torch.as_tensor(W0, dtype=torch.float64).detach().clone().requires_grad_(True)
     evaluations = 0
+    clean_trace = []
     (start_grad,) = torch.autograd.grad(expected_masked_loss(W, a, X, y, kappa), W)
     initial_grad_norm = float(start_grad.norm())
     absolute = tolerance * initial_grad_norm
@@ -99,6 +119,7 @@ def minimise_expected_loss(
         value = expected_masked_loss(W, a, X, y, kappa)
         value.backward()
         evaluations += 1
+        clean_trace.append(float(clean_loss(W.detach(), a, X, y)))
         return value
 
     # L-BFGS can stall where ReLU kinks make the curvature pairs useless; a fresh start of its
@@ -126,11 +147,17 @@ def minimise_expected_loss(
     (grad,) = torch.autograd.grad(objective, value_W)
     objective = objective.detach()
     grad_norm = float(grad.norm())
+    clean_net, smoothed = network(W_star, a, X), smoothed_network(W_star, a, X, kappa)
+    z, s = mask_moments(W_star, X, kappa)
     return Minimum(
         kappa=kappa,
         W=W_star,
         objective=float(objective),
         clean=float(clean_loss(W_star, a, X, y)),
+        smoothing_gap=0.5 * float((clean_net - smoothed).square().sum()),
+        smoothed_residual=0.5 * float((smoothed - y).square().sum()),
+        band_share=float((z.abs() < s).double().mean()),
+        clean_halfway=clean_trace[(len(clean_trace) - 1) // 2],
         grad_norm=grad_norm,
         initial_grad_norm=initial_grad_norm,
         evaluations=evaluations,
