@@ -33,6 +33,7 @@ from mgn.validation import check_kappa, check_kappas, check_positive
 __all__ = [
     "Minimum",
     "converged_ball",
+    "converged_balls",
     "minimise_expected_loss",
 ]
 
@@ -181,15 +182,40 @@ def converged_ball(
     from ``W0`` does (chapter 4), so every kappa starts from ``W0``. The kappas are
     independent: with ``workers > 1`` they run in that many processes (one thread each).
     """
+    return converged_balls([(W0, a, X, y)], kappas, tolerance, max_evaluations, workers)[0]
+
+
+def converged_balls(
+    problems: Sequence[tuple],
+    kappas: Sequence[float],
+    tolerance: float = 1e-5,
+    max_evaluations: int = 3000,
+    workers: int = 1,
+) -> list[list[Minimum]]:
+    """:func:`converged_ball` for each problem ``(W0, a, X, y)``, all in one pool of workers.
+
+    The widest problems go first (the longest jobs: the pool then ends with short ones).
+    Returns one list of :class:`Minimum` (over ``kappas``) per problem.
+    """
     kappas = check_kappas(kappas)
     check_positive("workers", workers, integer=True)
-    W0, a, X, y = (torch.as_tensor(t, dtype=torch.float64).cpu() for t in (W0, a, X, y))
-    jobs = [(W0, a, X, y, kappa, tolerance, max_evaluations) for kappa in kappas]
+    problems = [tuple(torch.as_tensor(t, dtype=torch.float64).cpu() for t in p) for p in problems]
+    jobs = [
+        (*problem, kappa, tolerance, max_evaluations) for problem in problems for kappa in kappas
+    ]
+    order = sorted(range(len(jobs)), key=lambda j: -jobs[j][0].shape[0])
+    ordered = [jobs[j] for j in order]
     if workers == 1:
-        return [_solve(job) for job in progress(jobs, desc="L-BFGS on L + R")]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
-        return list(progress(pool.map(_solve, jobs), total=len(jobs), desc="L-BFGS on L + R"))
+        solved = [_solve(job) for job in progress(ordered, desc="L-BFGS on L + R")]
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+            solved = list(
+                progress(pool.map(_solve, ordered), total=len(jobs), desc="L-BFGS on L + R")
+            )
+    found = dict(zip(order, solved, strict=True))
+    k = len(kappas)
+    return [[found[i * k + j] for j in range(k)] for i in range(len(problems))]
 
 
 def _one_thread() -> None:

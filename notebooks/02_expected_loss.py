@@ -68,6 +68,7 @@ from mgn import (
     decomposition_sweep,
     expected_masked_loss,
     init_network,
+    kink_pair_share,
     masked_loss_monte_carlo,
     quadratic_regularizer,
     sphere_teacher_data,
@@ -210,6 +211,12 @@ display(
         )
     )
 )
+for name, W in weights.items():
+    shares = [kink_pair_share(W, X, kappa) for kappa in kappas_mc]
+    print(f"{name}: share of (input, neuron pair) terms through the bivariate normal "
+          + ", ".join(f"{share:.1%}" for share in shares) + f" at kappa = {kappas_mc}")  # fmt: skip
+    for kappa, share in zip(kappas_mc, shares, strict=True):
+        results.value(f"pair share {name} kappa={kappa:g}", share)
 
 # %% [markdown]
 # The same comparison as a figure: the closed form as a curve, the estimates with three standard

@@ -14,7 +14,7 @@ from mgn.checks import (
     pooled_loglog_slope,
     z_score_check,
 )
-from mgn.converged_ball import converged_ball, minimise_expected_loss
+from mgn.converged_ball import converged_ball, converged_balls, minimise_expected_loss
 
 
 def test_loglog_slope_recovers_a_power_and_its_interval_shrinks_with_the_noise():
@@ -137,6 +137,18 @@ def test_every_kappa_starts_from_W0(problem):
     alone = minimise_expected_loss(W0, a, X, y, 0.3, max_evaluations=300)
     assert [m.kappa for m in sweep] == [0.1, 0.3]
     torch.testing.assert_close(sweep[1].W, alone.W)
+
+
+def test_several_problems_come_back_in_their_order(problem):
+    W0, a, X, y = problem
+    narrow, a_narrow = init_network(3, 4, seed=2, dtype=torch.float64)
+    problems = [(narrow, a_narrow, X, y), (W0, a, X, y)]  # the wider one runs first
+    together = converged_balls(problems, [0.1, 0.3], max_evaluations=40)
+    for (W, signs, inputs, targets), found in zip(problems, together, strict=True):
+        alone = converged_ball(W, signs, inputs, targets, [0.1, 0.3], max_evaluations=40)
+        assert [mn.kappa for mn in found] == [0.1, 0.3]
+        for got, want in zip(found, alone, strict=True):
+            torch.testing.assert_close(got.W, want.W, rtol=0, atol=0)
 
 
 def test_bad_arguments_are_named(problem):
