@@ -38,17 +38,27 @@ __all__ = [
 ]
 
 
-def _block_inputs(X: torch.Tensor, workers: int) -> torch.Tensor:
+def _block_inputs(X: torch.Tensor, shards: list[torch.Tensor]) -> torch.Tensor:
     """``(n, K d)``: sample i of shard k in the k-th block of d coordinates, zeros elsewhere."""
     n, d = X.shape
+    workers = len(shards)
     blocks = torch.zeros(n, workers * d, dtype=X.dtype, device=X.device)
-    for k, index in enumerate(shard_indices(n, workers)):
+    for k, index in enumerate(shards):
         blocks[index, k * d : (k + 1) * d] = X[index]
     return blocks
 
 
 def expected_local_gd(
-    X, y, W0, a, kappa: float, lr: float, rounds: int, local_steps: int, workers: int
+    X,
+    y,
+    W0,
+    a,
+    kappa: float,
+    lr: float,
+    rounds: int,
+    local_steps: int,
+    workers: int,
+    split: str = "iid",
 ) -> tuple[np.ndarray, torch.Tensor]:
     """Local GD on every shard's exact expected loss, averaged each round (no sampling).
 
@@ -57,7 +67,8 @@ def expected_local_gd(
     sample i of shard k exactly ``f(W_k; x_i ⊙ c)`` (the other blocks see a zero input and add
     nothing, in mean or variance), so its expected loss is ``sum_k E_c[L_k(W_k)]`` and its gradient
     holds every shard's gradient on the diagonal. The off-diagonal blocks are held at zero (under
-    the mask a unit with zero weights on an input's block has a nonzero gradient there).
+    the mask a unit with zero weights on an input's block has a nonzero gradient there). ``split``
+    cuts the shards as :func:`mgn.distributed.local_sgd.shard_indices` does.
 
     Returns
     -------
@@ -65,7 +76,7 @@ def expected_local_gd(
     the round starts and the end, ``(rounds + 1, m, d)``.
     """
     m, d = W0.shape
-    blocks_X = _block_inputs(X, workers)
+    blocks_X = _block_inputs(X, shard_indices(X.shape[0], workers, split, y))
     a_blocks = a.repeat(workers) * math.sqrt(workers)
     on_diagonal = torch.block_diag(*[torch.ones_like(W0)] * workers)
     W = W0.clone()
