@@ -31,6 +31,7 @@ __all__ = [
     "loglog_slope",
     "paired_increase_check",
     "pooled_loglog_slope",
+    "replicated_loglog_slope",
     "slope_excludes_check",
     "z_score_check",
     "z_scores",
@@ -220,10 +221,24 @@ def pooled_loglog_slope(x, groups, level: float = 0.95) -> SlopeFit:
     return SlopeFit(slope, slope - half, slope + half, groups.size)
 
 
+def replicated_loglog_slope(x, replicates, level: float = 0.95) -> SlopeFit:
+    """One log-log slope of replicated curves ``(R, len(x))``: pooled, or one curve if they agree.
+
+    Replicates that differ (seeds of a random run) share a slope with their own intercepts
+    (:func:`pooled_loglog_slope`); replicates that agree exactly (a deterministic run, such as
+    kappa = 0) are one curve (:func:`loglog_slope`), not R copies that would feign degrees of
+    freedom.
+    """
+    replicates = np.atleast_2d(_array("replicates", replicates))
+    if np.all(replicates == replicates[:1]):
+        return loglog_slope(x, replicates[0], level)
+    return pooled_loglog_slope(x, replicates, level)
+
+
 def paired_increase_check(
     name: str, claim: str, before, after, margin: float, level: float = 0.95
 ) -> Check:
-    """``after`` exceeds ``before`` in every case, by the Student's t interval of paired differences.
+    """``after`` exceeds ``before`` in every case, by Student's t interval of paired differences.
 
     ``before`` and ``after`` are ``(..., R)``: cases on the leading axes, R >= 2 paired replicates
     (seeds that share their random draws) on the last. Each case's increase ``after - before`` has

@@ -139,7 +139,7 @@ def plateau_test(
 
 
 def relative_gap(predicted, measured) -> float:
-    """The largest ``|predicted - measured| / |measured|`` over two curves (or stacks) of one shape."""
+    """The largest ``|predicted - measured| / |measured|`` over two curves (or stacks) alike."""
     predicted, measured = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
     if predicted.shape != measured.shape or predicted.size == 0:
         raise ValueError(

@@ -14,6 +14,7 @@ from mgn.checks import (
     loglog_slope,
     paired_increase_check,
     pooled_loglog_slope,
+    replicated_loglog_slope,
     z_score_check,
 )
 from mgn.converged_ball import converged_ball, minimise_expected_loss
@@ -146,3 +147,16 @@ def test_bitwise_equal_check_fails_one_ulp_off():
     assert not check.passed and 0 < check.measured < 1e-15
     assert not bitwise_equal_check("eq", "same", W.float(), W).passed  # another dtype
     assert not bitwise_equal_check("eq", "same", W[:2], W).passed  # another shape
+
+
+def test_replicated_loglog_slope_counts_identical_replicates_once():
+    x = np.array([1.0, 4.0, 9.0, 19.0])
+    curve = 0.3 * x**1.5 * np.exp(np.array([0.02, -0.01, 0.03, -0.02]))
+    same = replicated_loglog_slope(x, np.stack([curve] * 3))
+    one = loglog_slope(x, curve)
+    assert (same.slope, same.low, same.high, same.points) == (one.slope, one.low, one.high, 4)
+    seeds = np.stack([curve, 1.1 * curve * np.exp(0.01 * np.arange(4)), 0.9 * curve])
+    pooled = replicated_loglog_slope(x, seeds)
+    expected = pooled_loglog_slope(x, seeds)
+    assert (pooled.slope, pooled.low, pooled.high) == (expected.slope, expected.low, expected.high)
+    assert pooled.points == 12

@@ -1,4 +1,4 @@
-"""The client-drift bound of chapter 6 (mgn.distributed.drift): Monte Carlo rounds, probes, checks."""
+"""The client-drift bound of chapter 6 (mgn.distributed.drift): rounds, probes and checks."""
 
 import math
 from dataclasses import replace
@@ -12,6 +12,7 @@ from mgn.distributed import train_local_sgd
 from mgn.distributed.drift import (
     DriftProbe,
     check_drift,
+    drift_growth,
     drift_term,
     fit_drift_constants,
     probe_drift,
@@ -20,6 +21,7 @@ from mgn.distributed.drift import (
 from mgn.distributed.local_sgd import shard_indices
 from mgn.distributed.theory import expected_local_gd
 from mgn.masked_gradient import clean_gradient
+from mgn.seeds import derived_seed
 
 F64 = torch.float64
 
@@ -73,6 +75,16 @@ def test_probe_at_one_local_step_has_no_drift_and_its_variances_agree():
     assert np.all(many.path_variance_se[1:] > 0) and many.drift_se > 0
     with pytest.raises(ValueError, match="draws"):
         probe_drift(X, y, W0, a, 0.6, 0.05, 3, 3, draws=1)
+
+
+def test_drift_growth_is_the_drift_of_each_model_and_Q():
+    X, y, W0, a = problem()
+    models = torch.stack([W0, 0.9 * W0])
+    norms = drift_growth(X, y, models, a, 0.5, 0.05, [1, 2, 4], 3, 6, seed=2, split="by_output")
+    assert norms.shape == (2, 3) and np.all(norms[:, 0] == 0.0)  # no drift at Q = 1
+    paths = round_paths(X, y, models[1], a, 0.5, 0.05, 4, 3, 6, derived_seed(2, 1), "by_output")
+    assert norms[1, 2] == float(paths.drift()[0].norm())
+    assert norms[0, 2] > norms[0, 1] > 0
 
 
 def test_drift_term_vanishes_at_one_local_step_and_grows_with_Q():

@@ -48,6 +48,7 @@ __all__ = [
     "DriftProbe",
     "RoundPaths",
     "check_drift",
+    "drift_growth",
     "drift_term",
     "fit_drift_constants",
     "probe_drift",
@@ -77,7 +78,7 @@ class RoundPaths:
 
     @property
     def direction(self) -> torch.Tensor:
-        """The round's direction ``g_hat = (1/Q) sum_j sum_k g_k^(j)`` per draw, ``(draws, m, d)``."""
+        """The direction ``g_hat = (1/Q) sum_j sum_k g_k^(j)`` of each draw, ``(draws, m, d)``."""
         steps = self.local.shape[1] - 1
         return (self.W - self.local[:, -1]).sum(1) / (self.lr * steps)
 
@@ -156,6 +157,34 @@ def round_paths(
     )
 
 
+def drift_growth(
+    X,
+    y,
+    models: Sequence[torch.Tensor],
+    a,
+    kappa: float,
+    lr: float,
+    local_steps: Sequence[int],
+    workers: int,
+    draws: int,
+    seed: int = 0,
+    split: str = "iid",
+) -> np.ndarray:
+    """``||delta||`` by Monte Carlo (:meth:`RoundPaths.drift`) from each model, for each ``Q``.
+
+    Model r draws its rounds from the seed ``derived_seed(seed, r)``. Returns
+    ``(len(models), len(local_steps))``.
+    """
+    return np.array([
+        [
+            float(round_paths(X, y, W, a, kappa, lr, Q, workers, draws, derived_seed(seed, r),
+                              split).drift()[0].norm())
+            for Q in local_steps
+        ]
+        for r, W in enumerate(models)
+    ])  # fmt: skip
+
+
 def _mean_and_noise(samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean over the leading (draw) axis and the norm of its standard errors over the last two."""
     draws = samples.shape[0]
@@ -165,7 +194,7 @@ def _mean_and_noise(samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _trace_covariance(samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``tr Cov`` over the leading (draw) axis of matrices (last two axes), and its standard error."""
+    """``tr Cov`` over the leading (draw) axis of matrices (the last two axes), and its s.e."""
     draws = samples.shape[0]
     squares = (samples - samples.mean(0)).square().sum((-2, -1)) * draws / (draws - 1)
     return squares.mean(0), squares.std(0) / math.sqrt(draws)
@@ -184,8 +213,8 @@ class DriftProbe:
     bias_norm : ``||b(W_t)||``, the exact mask bias of the full gradient (chapter 5).
     direction_variance : ``tr Cov g_hat``, the round's noise.
     mean_step, mean_step_se : ``(Q, K)`` ``||m_k^(j)||``, the mean gradient at step j (P2).
-    secant, secant_se : ``(Q, K)`` ``||m_k^(j) - grad Lbar_k(W_t)|| / (E||W_k^(j) - W_t||^2)^(1/2)``,
-        the smoothness the path needs (P1; 0 at ``j = 0``).
+    secant, secant_se : ``(Q, K)`` the smoothness the path needs (P1; 0 at ``j = 0``),
+        ``||m_k^(j) - grad Lbar_k(W_t)|| / (E||W_k^(j) - W_t||^2)^(1/2)``.
     step_variance : ``(Q, K)`` ``tr Cov g_k^(j)``: mask noise and the path's randomness.
     path_variance, path_variance_se : ``(Q, K)`` ``tr Cov(W_k^(j) - W_t) / eta^2`` (P3).
     curvature : ``(K,)`` ``lambda_max(H_k(W_t))``, the Gram matrix of shard k (chapter 3).
