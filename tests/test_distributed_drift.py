@@ -75,6 +75,16 @@ def test_probe_at_one_local_step_has_no_drift_and_its_variances_agree():
     assert np.all(many.path_variance_se[1:] > 0) and many.drift_se > 0
     with pytest.raises(ValueError, match="draws"):
         probe_drift(X, y, W0, a, 0.6, 0.05, 3, 3, draws=1)
+    for bad, name in [
+        ({"kappa": -0.1}, "kappa"),
+        ({"lr": 0.0}, "lr"),
+        ({"local_steps": 0}, "local_steps"),
+    ]:
+        settings = {"kappa": 0.6, "lr": 0.05, "local_steps": 3, **bad}
+        with pytest.raises(ValueError, match=name):
+            round_paths(
+                X, y, W0, a, settings["kappa"], settings["lr"], settings["local_steps"], 3, 4
+            )
 
 
 def test_drift_growth_is_the_drift_of_each_model_and_Q():

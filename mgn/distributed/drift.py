@@ -41,7 +41,7 @@ from mgn.masked_gradient import clean_gradient
 from mgn.ntk import ntk_gram
 from mgn.records import Check
 from mgn.seeds import derived_seed
-from mgn.validation import check_positive
+from mgn.validation import check_kappa, check_positive
 
 __all__ = [
     "DriftConstants",
@@ -118,7 +118,10 @@ def round_paths(
     after one round. A second engine with the same streams takes every step from ``W`` instead,
     which gives ``at_start``.
     """
+    kappa = check_kappa(kappa)
+    check_positive("lr", lr)
     check_positive("local_steps", local_steps, integer=True)
+    check_positive("workers", workers, integer=True)
     check_positive("draws", draws, integer=True)
     m, d = W.shape
     seeds = [derived_seed(seed, r) for r in range(draws)]
