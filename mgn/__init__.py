@@ -8,8 +8,8 @@ The public surface, each with its ``__all__`` (everything else is internal):
 * ``mgn`` itself: the network, data, smoothed activation, masks, expected loss, NTK quantities,
   the masked-gradient bias, the theory trainers (:func:`train_masked_gd`, :func:`train_local_sgd`)
   and the records a chapter keeps (:class:`Results`, :class:`Check`);
-* the domains ``mgn.distributed`` (with ``mgn.distributed.theory``), ``mgn.vision`` and
-  ``mgn.privacy``;
+* the domains ``mgn.distributed`` (with ``mgn.distributed.theory`` and
+  ``mgn.distributed.drift``), ``mgn.vision`` and ``mgn.privacy``;
 * the tools ``mgn.checks`` (checks that a wrong formula fails), ``mgn.report`` (tables and the
   verdict rule), ``mgn.curves``, ``mgn.biased_sgd``, ``mgn.converged_ball``, ``mgn.device``,
   ``mgn.plotting``, ``mgn.progress``, and what every trainer shares: ``mgn.seeds`` (the seed

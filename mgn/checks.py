@@ -18,16 +18,20 @@ import torch
 from scipy import stats
 
 from mgn.records import Check
+from mgn.report import mean_interval
 
 __all__ = [
     "SlopeFit",
+    "bitwise_equal_check",
     "central_difference",
     "eigenvalue_margin_check",
     "gradient_check",
     "least_squares_slope",
     "local_slopes",
     "loglog_slope",
+    "paired_increase_check",
     "pooled_loglog_slope",
+    "replicated_loglog_slope",
     "slope_excludes_check",
     "z_score_check",
     "z_scores",
@@ -215,3 +219,49 @@ def pooled_loglog_slope(x, groups, level: float = 0.95) -> SlopeFit:
     stderr = math.sqrt((residual**2).sum() / dof / (groups.shape[0] * (lx**2).sum()))
     half = stats.t.ppf(0.5 + level / 2, dof) * stderr
     return SlopeFit(slope, slope - half, slope + half, groups.size)
+
+
+def replicated_loglog_slope(x, replicates, level: float = 0.95) -> SlopeFit:
+    """One log-log slope of replicated curves ``(R, len(x))``: pooled, or one curve if they agree.
+
+    Replicates that differ (seeds of a random run) share a slope with their own intercepts
+    (:func:`pooled_loglog_slope`); replicates that agree exactly (a deterministic run, such as
+    kappa = 0) are one curve (:func:`loglog_slope`), not R copies that would feign degrees of
+    freedom.
+    """
+    replicates = np.atleast_2d(_array("replicates", replicates))
+    if np.all(replicates == replicates[:1]):
+        return loglog_slope(x, replicates[0], level)
+    return pooled_loglog_slope(x, replicates, level)
+
+
+def paired_increase_check(
+    name: str, claim: str, before, after, margin: float, level: float = 0.95
+) -> Check:
+    """``after`` exceeds ``before`` in every case, by Student's t interval of paired differences.
+
+    ``before`` and ``after`` are ``(..., R)``: cases on the leading axes, R >= 2 paired replicates
+    (seeds that share their random draws) on the last. Each case's increase ``after - before`` has
+    a ``level`` interval over the replicates (:func:`mgn.report.mean_interval`, R - 1 degrees of
+    freedom); the check passes when the lowest lower end over the cases is ``>= margin`` (a
+    positive ``margin``: the smallest increase that counts, above round-off). Measured: that
+    lowest lower end.
+    """
+    before, after = _array("before", before), _array("after", after)
+    if before.shape != after.shape:
+        raise ValueError(f"before and after must have one shape, got {before.shape}, {after.shape}")
+    low, _ = mean_interval(after - before, level)
+    statement = f"{claim} (lowest end of the {level:.0%} t interval of paired increases)"
+    return Check.at_least(name, statement, float(np.min(low)), margin)
+
+
+def bitwise_equal_check(name: str, claim: str, actual: torch.Tensor, expected: torch.Tensor):
+    """``actual`` equals ``expected`` bit for bit (shape, dtype and every value).
+
+    Measured: the largest ``|actual - expected|`` (``inf`` when shapes or dtypes differ); the
+    tolerance is 0.
+    """
+    same = actual.shape == expected.shape and actual.dtype == expected.dtype
+    gap = float((actual - expected).abs().max()) if same else math.inf
+    return Check(name, f"{claim} (bit for bit: largest difference 0)", gap, 0.0,
+                 bool(same and torch.equal(actual, expected)))  # fmt: skip

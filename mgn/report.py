@@ -3,7 +3,8 @@
 A claim of the paper is *confirmed* when it holds in every case the chapter measured,
 *contradicted* when it holds in none, and *refined* in between (it holds, but only in part of the
 range, or with another constant). Whether it holds in one case is decided by intervals: a value
-inside an interval, or two intervals that do or do not overlap.
+inside an interval, or two intervals that do or do not overlap. The interval of a mean over a few
+seeds is Student's t (:func:`mean_interval`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+from scipy import stats
+
 __all__ = [
     "VERDICTS",
     "contains",
     "interval_change",
     "markdown_table",
+    "mean_interval",
     "verdict",
 ]
 
@@ -58,6 +63,33 @@ def interval_change(reference: Sequence[float], other: Sequence[float]) -> str:
     if low > ref_high:
         return "rises"
     return "no change"
+
+
+def mean_interval(samples, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Student's t interval of the mean over the last axis (for example the seeds).
+
+    Parameters
+    ----------
+    samples : (..., R) values, ``R >= 2`` replicates on the last axis (R - 1 degrees of freedom).
+    level : the confidence level, in (0, 1).
+
+    Returns
+    -------
+    ``(low, high)``, each ``(...)`` (NumPy floats for one set of samples): ``mean -+ t s / sqrt(R)``
+    with ``s`` the sample standard deviation. Samples that agree exactly give ``low = high``.
+    """
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim == 0 or samples.shape[-1] < 2:
+        raise ValueError(
+            f"samples need at least 2 replicates on the last axis, got {samples.shape}"
+        )
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    replicates = samples.shape[-1]
+    mean = samples.mean(-1)
+    half = stats.t.ppf(0.5 + level / 2, replicates - 1) * samples.std(-1, ddof=1)
+    half = half / math.sqrt(replicates)
+    return (mean - half)[()], (mean + half)[()]
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

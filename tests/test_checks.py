@@ -7,11 +7,14 @@ from scipy import stats
 
 from mgn import clean_loss, expected_masked_loss, init_network, network, sphere_teacher_data
 from mgn.checks import (
+    bitwise_equal_check,
     central_difference,
     least_squares_slope,
     local_slopes,
     loglog_slope,
+    paired_increase_check,
     pooled_loglog_slope,
+    replicated_loglog_slope,
     z_score_check,
 )
 from mgn.converged_ball import converged_ball, converged_balls, minimise_expected_loss
@@ -159,3 +162,48 @@ def test_bad_arguments_are_named(problem):
         minimise_expected_loss(W0, a, X, y, 0.1, max_evaluations=0)
     with pytest.raises(ValueError, match="workers"):
         converged_ball(W0, a, X, y, [0.1], workers=0)
+
+
+def test_paired_increase_check_uses_the_t_interval_of_paired_differences():
+    before = np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]])  # (cases, seeds)
+    after = before + np.array([[0.5, 0.6, 0.7], [1.0, 1.0, 1.0]])
+    check = paired_increase_check("up", "grows", before, after, margin=0.0)
+    low = 0.6 - stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3)
+    assert check.passed and np.isclose(check.measured, low, rtol=1e-12)
+    assert "95% t interval" in check.claim
+    # the seeds' own spread (1 to 3) does not enter: only the paired differences do
+    noisy = after.copy()
+    noisy[0] = before[0] + np.array([0.9, -0.1, 0.4])  # mean 0.4 > 0, but t interval holds 0
+    assert not paired_increase_check("up", "grows", before, noisy, margin=0.0).passed
+    assert not paired_increase_check("up", "grows", before, before, margin=1e-12).passed
+
+
+def test_paired_increase_check_names_bad_input():
+    with pytest.raises(ValueError, match="shape"):
+        paired_increase_check("up", "x", np.ones((2, 3)), np.ones((3, 2)), margin=0.0)
+    with pytest.raises(ValueError, match="replicates"):
+        paired_increase_check("up", "x", np.ones((2, 1)), np.ones((2, 1)), margin=0.0)
+
+
+def test_bitwise_equal_check_fails_one_ulp_off():
+    W = torch.linspace(-1.0, 1.0, 12, dtype=torch.float64).reshape(3, 4)
+    assert bitwise_equal_check("eq", "same", W, W.clone()).passed
+    off = W.clone()
+    off[1, 2] = torch.nextafter(off[1, 2], torch.tensor(2.0, dtype=torch.float64))
+    check = bitwise_equal_check("eq", "same", off, W)
+    assert not check.passed and 0 < check.measured < 1e-15
+    assert not bitwise_equal_check("eq", "same", W.float(), W).passed  # another dtype
+    assert not bitwise_equal_check("eq", "same", W[:2], W).passed  # another shape
+
+
+def test_replicated_loglog_slope_counts_identical_replicates_once():
+    x = np.array([1.0, 4.0, 9.0, 19.0])
+    curve = 0.3 * x**1.5 * np.exp(np.array([0.02, -0.01, 0.03, -0.02]))
+    same = replicated_loglog_slope(x, np.stack([curve] * 3))
+    one = loglog_slope(x, curve)
+    assert (same.slope, same.low, same.high, same.points) == (one.slope, one.low, one.high, 4)
+    seeds = np.stack([curve, 1.1 * curve * np.exp(0.01 * np.arange(4)), 0.9 * curve])
+    pooled = replicated_loglog_slope(x, seeds)
+    expected = pooled_loglog_slope(x, seeds)
+    assert (pooled.slope, pooled.low, pooled.high) == (expected.slope, expected.low, expected.high)
+    assert pooled.points == 12

@@ -1,12 +1,14 @@
 """Every chapter's checks fail on a wrong input and pass on the right one.
 
 A check that a wrong formula, a wrong implementation or a false claim would pass is no evidence.
-For each chapter the check functions it records (``mgn.checks``, ``mgn.biased_sgd``) get the right
-input and a deliberately wrong one: a formula missing a term, the proxy in place of the exact form,
-a bias of zero, a kernel of the wrong rank, a scaling law with the wrong power of kappa.
+For each chapter the check functions it records (``mgn.checks``, ``mgn.biased_sgd``,
+``mgn.distributed.drift``) get the right input and a deliberately wrong one: a formula missing a
+term, the proxy in place of the exact form, a bias of zero, a kernel of the wrong rank, a scaling
+law with the wrong power of kappa, a drift bound without its drift term, a curve still falling.
 """
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -30,13 +32,19 @@ from mgn import (
 )
 from mgn.biased_sgd import Constants, Probe, check_theorem
 from mgn.checks import (
+    bitwise_equal_check,
     eigenvalue_margin_check,
     gradient_check,
     loglog_slope,
+    paired_increase_check,
     slope_excludes_check,
     z_score_check,
 )
 from mgn.converged_ball import minimise_expected_loss
+from mgn.curves import first_below, plateau_test, relative_gap
+from mgn.distributed import train_local_sgd
+from mgn.distributed.drift import DriftProbe, check_drift, fit_drift_constants, probe_drift
+from mgn.distributed.theory import expected_local_gd
 
 DTYPE = torch.float64
 
@@ -210,3 +218,120 @@ def test_ch5_bias_premise_fails_when_the_bias_is_taken_as_zero():
     assert by_name["A3 bias"]
     by_name = {c.name: c.passed for c in check_theorem(zero_bias, verify, 0.01, loss)}
     assert not by_name["A3 bias"]
+
+
+# chapter 6: local SGD (the loss after N steps, the plateau test, the drift bound, gloo)
+
+
+def test_ch6_growth_checks_fail_when_the_paired_increase_is_not_resolved():
+    before = np.array([[8.0, 8.1, 7.9], [9.0, 9.2, 8.8]])  # (cases, seeds)
+    grows = before + np.array([[0.20, 0.22, 0.21], [0.30, 0.28, 0.31]])
+    assert paired_increase_check("grows", "x", before, grows, margin=1e-6).passed
+    one_seed_falls = grows.copy()
+    one_seed_falls[1, 2] = before[1, 2] - 0.3  # the mean still rises; the t interval holds 0
+    assert (one_seed_falls - before).mean(1).min() > 0
+    assert not paired_increase_check("grows", "x", before, one_seed_falls, margin=1e-6).passed
+    same = before[:1].repeat(3, 0)  # deterministic runs that do not differ: no increase
+    assert not paired_increase_check("grows", "x", same, same + 1e-9, margin=1e-6).passed
+
+
+def test_ch6_uplink_check_fails_when_uplink_moves_the_loss_more():
+    clean = np.array([9.0, 9.0, 9.0])
+    after_in = np.array([[9.4, 9.5, 9.3], [12.1, 12.4, 12.0]])  # (kappa > 0, seeds)
+    after_up = np.array([[9.05, 8.97, 9.02], [8.9, 9.1, 9.0]])
+    margin = 1e-6 * 9.0
+
+    def check(inputs, uplinks):  # the chapter's: input fading's shift exceeds uplink's
+        shift_in, shift_up = np.abs(inputs - clean), np.abs(uplinks - clean)
+        return paired_increase_check("uplink", "x", shift_up, shift_in, margin)
+
+    assert check(after_in, after_up).passed
+    assert not check(after_up, after_in).passed  # the kinds of fading swapped
+
+
+def test_ch6_communication_check_fails_when_local_steps_do_not_help():
+    one = np.geomspace(100.0, 1.0, 201)  # Q = 1: the loss per round
+    target = 25.0
+
+    def saving(curve_many):  # the chapter's: rounds to the target at Q = 1 over those at Q
+        return first_below(one, target) / first_below(curve_many, target)
+
+    many = one[::20]  # Q = 20 local steps do the work of 20 rounds
+    assert Check.at_least("comm", "x", saving(many), 2.0).passed
+    assert not Check.at_least("comm", "x", saving(one), 2.0).passed  # a round is one step's work
+
+
+def test_ch6_plateau_test_fails_for_a_curve_still_falling():
+    k = np.arange(101.0)
+    seeds = np.array([1.0, 1.02, 0.98])[:, None]
+    still_falling = (5.0 + 20.0 * np.exp(-0.02 * k)) * seeds  # the horizon of chapter 6's runs
+    at_floor = (5.0 + 20.0 * np.exp(-0.3 * k)) * seeds
+    assert not plateau_test(still_falling).plateaued
+    assert plateau_test(at_floor).plateaued
+
+
+@pytest.fixture(scope="module")
+def local_sgd_problem():
+    X, y = sphere_teacher_data(24, 4, seed=2, dtype=DTYPE)
+    W, a = init_network(6, 4, seed=3, dtype=DTYPE)
+    return X, y, W, a
+
+
+def test_ch6_prediction_check_fails_without_the_mask_bias(local_sgd_problem):
+    X, y, W, a = local_sgd_problem
+    kappa, lr, Q, K = 1.0, 0.05, 3, 3
+    runs = train_local_sgd(X, y, W.expand(16, -1, -1), a, [kappa], lr, 10, Q, K, seed=4)
+    mean = runs.clean_loss[0].double().mean(0).numpy()
+    right, _ = expected_local_gd(X, y, W, a, kappa, lr, 10, Q, K)
+    without_bias, _ = expected_local_gd(X, y, W, a, 0.0, lr, 10, Q, K)  # clean local GD
+    assert Check.at_most("prediction", "x", relative_gap(right, mean), 0.02).passed
+    assert not Check.at_most("prediction", "x", relative_gap(without_bias, mean), 0.02).passed
+
+
+def test_ch6_drift_check_fails_for_a_bias_bound_without_its_drift_term(local_sgd_problem):
+    X, y, W, a = local_sgd_problem
+    kappa, lr, Q, K = 0.4, 0.05, 8, 3
+    _, history = expected_local_gd(X, y, W, a, kappa, lr, 4, Q, K)
+    probes = [probe_drift(X, y, history[t], a, kappa, lr, Q, K, 64, seed=t) for t in range(4)]
+    constants = fit_drift_constants(probes[0::2], lr, Q)
+    right = {c.name: c for c in check_drift(constants, probes[1::2])}
+    assert all(c.passed for c in right.values())
+    no_drift = {c.name: c for c in check_drift(replace(constants, drift=0.0), probes[1::2])}
+    assert not no_drift["drift within D"].passed
+
+
+def test_ch6_premises_fail_for_constants_taken_at_round_starts_only():
+    """Planted paths where the gradient grows, the curvature rises and the noise piles up."""
+    Q = 3
+    steps = np.arange(Q)[:, None]
+    fitted = DriftProbe(
+        drift=0.05, drift_se=0.001, bias_norm=0.2, direction_variance=1.0,
+        mean_step=np.full((Q, 2), 1.0), mean_step_se=np.full((Q, 2), 0.01),
+        secant=np.array([[0.0, 0.0], [0.9, 0.9], [0.9, 0.9]]), secant_se=np.full((Q, 2), 0.01),
+        step_variance=np.full((Q, 2), 0.5), path_variance=0.5 * steps * np.ones((1, 2)),
+        path_variance_se=np.full((Q, 2), 0.01), curvature=np.array([1.0, 1.0]),
+        lambda_min=0.1, lambda_max=3.0,
+    )  # fmt: skip
+    constants = fit_drift_constants([fitted], lr=0.1, local_steps=Q)
+    assert all(c.passed for c in check_drift(constants, [fitted]))
+    harder = replace(
+        fitted,
+        mean_step=np.array([[1.0, 1.0], [1.2, 1.0], [1.4, 1.0]]),  # grows along the round
+        secant=np.array([[0.0, 0.0], [1.5, 0.9], [1.6, 0.9]]),  # the path bends more
+        path_variance=np.array([[0.0, 0.0], [0.5, 0.5], [1.6, 1.0]]),  # positive covariance
+    )
+    names = {c.name: c.passed for c in check_drift(constants, [harder])}
+    assert not names["P1 smoothness along the path"]
+    assert not names["P2 gradient over the round"]
+    assert not names["P3 variance over the round"]
+
+
+def test_ch6_gloo_check_fails_one_bit_off(local_sgd_problem):
+    X, y, W, a = local_sgd_problem
+    run = train_local_sgd(X, y, W, a, [0.5], 0.05, 3, 2, 2, seed=1, device="cpu")
+    again = train_local_sgd(X, y, W, a, [0.5], 0.05, 3, 2, 2, seed=1, device="cpu")
+    assert bitwise_equal_check("gloo", "x", again.W[0], run.W[0]).passed
+    off = run.W[0].clone()
+    off[0, 0] = torch.nextafter(off[0, 0], torch.tensor(math.inf, dtype=DTYPE))
+    check = bitwise_equal_check("gloo", "x", off, run.W[0])
+    assert not check.passed and check.measured < 1e-12  # within the old tolerance, yet not equal

@@ -6,7 +6,6 @@ timeout and checks that a failure ends with a clear error instead of a hang.
 """
 
 import json
-import math
 import os
 import socket
 import subprocess
@@ -21,7 +20,8 @@ import mgn
 from mgn import init_network, sphere_teacher_data, train_masked_gd
 from mgn.distributed import train_local_sgd
 from mgn.distributed.local_sgd import shard_indices
-from mgn.distributed.theory import drift_term, expected_local_gd
+from mgn.distributed.theory import expected_local_gd
+from mgn.masked_gradient import clean_gradient
 from mgn.seeds import derived_seed
 
 F64 = torch.float64
@@ -102,6 +102,43 @@ def test_runs_do_not_depend_on_their_batch_and_shards_are_uneven():
     assert both.bytes_per_worker == 6 * W0.numel() * 8
 
 
+def test_split_by_output_gives_each_worker_a_band_of_targets():
+    X, y, W0, a = problem(n=31)
+    iid = shard_indices(31, 3)
+    assert torch.equal(torch.cat(iid), torch.arange(31))
+    assert all(torch.equal(s, t) for s, t in zip(shard_indices(31, 3, "iid", y), iid, strict=True))
+    bands = shard_indices(31, 3, "by_output", y)
+    assert [len(s) for s in bands] == [11, 10, 10]
+    assert torch.equal(torch.sort(torch.cat(bands)).values, torch.arange(31))  # a partition
+    assert all(torch.equal(s, torch.sort(s).values) for s in bands)  # ascending within a shard
+    assert y[bands[0]].max() <= y[bands[1]].min() and y[bands[1]].max() <= y[bands[2]].min()
+    # the simulation and the closed-form prediction take the same shards
+    run = train_local_sgd(X, y, W0, a, [0.0], 0.05, 2, 3, 3, split="by_output", device="cpu")
+    assert run.split == "by_output"
+    manual = []
+    for rows in bands:
+        W = W0.clone()
+        for _ in range(3):
+            W = W - 0.05 * clean_gradient(W, a, X[rows], y[rows])
+        manual.append(W)
+    first_round = train_local_sgd(X, y, W0, a, [0.0], 0.05, 1, 3, 3, split="by_output")
+    torch.testing.assert_close(first_round.W[0], torch.stack(manual).mean(0), rtol=0, atol=1e-12)
+    _, history = expected_local_gd(X, y, W0, a, 0.0, 0.05, 2, 3, 3, split="by_output")
+    torch.testing.assert_close(history[-1], run.W[0], rtol=0, atol=1e-12)
+    iid_run = train_local_sgd(X, y, W0, a, [0.0], 0.05, 2, 3, 3, device="cpu")
+    assert (iid_run.W - run.W).abs().max() > 1e-6  # other shards, another run
+
+
+@pytest.mark.parametrize(
+    ("arguments", "name"),
+    [((31, 3, "random"), "split"), ((31, 3, "by_output"), "targets"),
+     ((31, 3, "by_output", torch.zeros(30)), "shape")],
+)  # fmt: skip
+def test_bad_splits_are_named(arguments, name):
+    with pytest.raises(ValueError, match=name):
+        shard_indices(*arguments)
+
+
 def test_checkpoint_resume_is_bit_identical(tmp_path, monkeypatch, interrupt_after_first_save):
     X, y, W0, a = problem()
     kwargs = dict(batch_size=5, kappa_up=0.3, seed=1, device="cpu")
@@ -143,12 +180,12 @@ def test_bad_arguments_are_named(name, options):
 @pytest.mark.slow
 def test_distributed_run_equals_simulation_three_workers(tmp_path):
     out = tmp_path / "run.json"
-    args = cli(31, 4, 6, 0.6, 0.05, 8, 3, 2, out, "--kappa-up", "0.2")
+    args = cli(31, 4, 6, 0.6, 0.05, 8, 3, 2, out, "--kappa-up", "0.2", "--split", "by_output")
     procs = launch(3, args, timeout_s=30)
     for proc in procs:
         assert proc.wait(timeout=90) == 0, proc.stderr.read()
     record = json.loads(out.read_text())
-    sim = simulate(31, 4, 6, 0.6, 0.05, 8, 3, 3, 2, kappa_up=0.2)
+    sim = simulate(31, 4, 6, 0.6, 0.05, 8, 3, 3, 2, kappa_up=0.2, split="by_output")
     assert record["workers"] == 3
     assert torch.equal(torch.tensor(record["W"], dtype=F64), sim.W[0])  # bit-identical
     assert torch.equal(torch.tensor(record["clean_loss"], dtype=F64), sim.clean_loss[0])
@@ -225,16 +262,6 @@ def test_expected_local_gd_is_local_sgd_at_kappa_zero_and_per_shard_otherwise():
             W = (W - 0.05 * grad).detach()
         local_models.append(W)
     torch.testing.assert_close(history[1], torch.stack(local_models).mean(0), rtol=0, atol=1e-12)
-
-
-def test_drift_term_vanishes_at_one_local_step_and_grows_with_tau():
-    beta_k, G_k, V_k = [2.0, 3.0], [1.0, 0.5], [0.3, 0.1]
-    assert drift_term(0.01, 1, beta_k, G_k, V_k) == 0.0
-    values = [drift_term(0.01, Q, beta_k, G_k, V_k) for Q in (2, 5, 20)]
-    assert values == sorted(values) and values[0] > 0
-    # Q = 2: only j = 1 contributes, (sqrt 2 eta / 2) sum_k beta_k sqrt(G_k^2 + V_k)
-    expected = math.sqrt(2) * 0.01 / 2 * (2 * math.sqrt(1.3) + 3 * math.sqrt(0.35))
-    assert math.isclose(values[0], expected, rel_tol=1e-12)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

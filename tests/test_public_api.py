@@ -17,6 +17,7 @@ PUBLIC_MODULES = [
     "mgn",
     "mgn.distributed",
     "mgn.distributed.theory",
+    "mgn.distributed.drift",
     "mgn.vision",
     "mgn.privacy",
     "mgn.checks",

@@ -1,8 +1,10 @@
 """The verdict rule, interval comparisons and Markdown tables of mgn.report."""
 
+import numpy as np
 import pytest
+from scipy import stats
 
-from mgn.report import contains, interval_change, markdown_table, verdict
+from mgn.report import contains, interval_change, markdown_table, mean_interval, verdict
 
 
 def test_verdict_rule():
@@ -53,3 +55,22 @@ def test_markdown_table_rejects_ragged_rows():
         markdown_table(["a", "b", "c"], [[1, 2, 3], [1, 2]])
     with pytest.raises(ValueError, match="header"):
         markdown_table([], [])
+
+
+def test_mean_interval_is_students_t_over_the_last_axis():
+    samples = np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]])
+    low, high = mean_interval(samples)
+    half = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)  # sample std of 1, 2, 3 is 1
+    np.testing.assert_allclose(low, [2.0 - half, 5.0])
+    np.testing.assert_allclose(high, [2.0 + half, 5.0])
+    assert half > 2.0  # t with 2 degrees of freedom: 4.30, not the normal's 1.96
+    one_low, one_high = mean_interval([0.0, 1.0], level=0.5)
+    assert np.isclose(one_low, 0.5 - stats.t.ppf(0.75, 1) * np.sqrt(0.5) / np.sqrt(2), rtol=1e-14)
+    assert np.ndim(one_low) == 0 and one_high > one_low
+
+
+@pytest.mark.parametrize(("samples", "level", "name"), [([1.0], 0.95, "samples"),
+                                                         ([1.0, 2.0], 1.0, "level")])  # fmt: skip
+def test_mean_interval_names_bad_input(samples, level, name):
+    with pytest.raises(ValueError, match=name):
+        mean_interval(samples, level)

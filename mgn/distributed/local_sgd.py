@@ -1,6 +1,7 @@
 """Local SGD (FedAvg) with masked local steps, chapter 6: the engine both runners share.
 
-K workers; worker k holds block k of ``torch.tensor_split(arange(n), K)``. A round: every worker
+K workers; worker k holds shard k of :func:`shard_indices` (``split="iid"``: block k of
+``torch.tensor_split(arange(n), K)``; ``"by_output"``: the k-th band of targets). A round: every worker
 starts from the global ``W``, takes ``Q`` masked GD steps on its shard's sum loss
 
     L_k(W) = 1/2 sum_{i in shard k} (f(W; x_i ⊙ c) - y_i)^2,   c ~ N(1, kappa^2 I) fresh per
@@ -34,9 +35,33 @@ def worker_generator(seed: int, rank: int) -> torch.Generator:
     return stream(seed, rank)
 
 
-def shard_indices(n: int, workers: int) -> list[torch.Tensor]:
-    """Sample indices of each worker: the blocks of ``torch.tensor_split(arange(n), workers)``."""
-    return list(torch.tensor_split(torch.arange(n), workers))
+SPLITS = ("iid", "by_output")
+
+
+def shard_indices(n: int, workers: int, split: str = "iid", y=None) -> list[torch.Tensor]:
+    """Sample indices of each worker, ascending within a shard.
+
+    Parameters
+    ----------
+    n : the number of samples; workers : K, the number of shards (sizes differ by at most one).
+    split : ``"iid"``: the blocks of ``torch.tensor_split(arange(n), K)``; the samples are i.i.d.,
+        so every shard is a sample of one distribution and the shards differ only by chance.
+        ``"by_output"``: the samples ordered by their target ``y`` (a stable sort), cut into the
+        same blocks: shard k holds the k-th band of teacher outputs, so the shards' losses pull
+        towards different models (heterogeneous clients).
+    y : (n,) targets, needed by ``"by_output"``.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if split == "iid":
+        return list(torch.tensor_split(torch.arange(n), workers))
+    if y is None:
+        raise ValueError("split='by_output' needs the targets y")
+    y = torch.as_tensor(y)
+    if tuple(y.shape) != (n,):
+        raise ValueError(f"y must have shape ({n},) for split='by_output', got {tuple(y.shape)}")
+    order = torch.sort(y, stable=True).indices
+    return [torch.sort(block).values for block in torch.tensor_split(order, workers)]
 
 
 def average_stacked(sent: torch.Tensor) -> torch.Tensor:
@@ -55,15 +80,18 @@ class LocalSGDEngine:
     only; the batch is their ``argsort``'s first ``batch_size``), then the mask noise
     ``torch.randn(d, N_k)`` (``N_k`` the batch or shard size), shared by all kappas (common random
     numbers); after the ``Q`` steps, ``torch.randn(m, d)`` uplink noise when ``kappa_up > 0``.
+    ``split`` chooses the shards (:func:`shard_indices`).
     """
 
-    def __init__(self, X, y, a, kappas, seeds, ranks, workers, lr, batch_size, kappa_up, device):
+    def __init__(
+        self, X, y, a, kappas, seeds, ranks, workers, lr, batch_size, kappa_up, device, split="iid"
+    ):
         n, d = X.shape
         R, m = a.shape
         self.ranks, self.workers, self.R, self.m = list(ranks), workers, R, m
         self.lr, self.batch_size, self.kappa_up, self.device = lr, batch_size, kappa_up, device
         dtype = X.dtype
-        shards = shard_indices(n, workers)
+        shards = shard_indices(n, workers, split, y)
         self.sizes = [len(shards[k]) for k in self.ranks]
         N = batch_size if batch_size is not None else math.ceil(n / workers)
         Wn, Kk = len(self.ranks), len(kappas)

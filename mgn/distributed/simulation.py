@@ -38,7 +38,7 @@ class LocalSGDResult(TrainingResult):
 
     Attributes
     ----------
-    kappas, kappa_up, lr, rounds, local_steps, workers, batch_size : the settings.
+    kappas, kappa_up, lr, rounds, local_steps, workers, batch_size, split : the settings.
     replicate_seeds : the seed of each replicate's streams: ``(seed,)`` for one initialisation,
         ``derived_seed(seed, r)`` for replicate ``r`` of a replicate axis.
     clean_loss : clean sum loss of the global model on all n samples before the first round and
@@ -56,6 +56,7 @@ class LocalSGDResult(TrainingResult):
     local_steps: int
     workers: int
     batch_size: int | None
+    split: str
     replicate_seeds: tuple[int, ...]
     clean_loss: torch.Tensor
     W: torch.Tensor
@@ -115,6 +116,7 @@ def train_local_sgd(
     *,
     batch_size: int | None = None,
     kappa_up: float = 0.0,
+    split: str = "iid",
     seed: int = 0,
     device: str | torch.device = "auto",
     checkpoint: str | os.PathLike | None = None,
@@ -135,6 +137,9 @@ def train_local_sgd(
     batch_size : ``None``: full-shard local GD; an int: each local step uses ``batch_size`` of the
         shard's samples (without replacement), the gradient scaled by ``n_k / batch_size``.
     kappa_up : uplink fading scale (``>= 0``); 0 sends the local models unchanged.
+    split : how the samples are shared out, ``"iid"`` (contiguous blocks of the i.i.d. samples) or
+        ``"by_output"`` (bands of the targets: heterogeneous shards); see
+        :func:`mgn.distributed.local_sgd.shard_indices`.
     seed : worker k draws from a generator seeded from ``(seed, k)``
         (:func:`mgn.distributed.local_sgd.worker_generator`), as rank k of
         ``python -m mgn.distributed`` does, so one initialisation reproduces that run bit for bit.
@@ -162,7 +167,7 @@ def train_local_sgd(
     seeds = tuple(derived_seed(seed, r) for r in range(R)) if replicated else (seed,)
     device = resolve_device(device)
     engine = LocalSGDEngine(
-        X, y, a, kappas, seeds, range(workers), workers, lr, batch_size, kappa_up, device
+        X, y, a, kappas, seeds, range(workers), workers, lr, batch_size, kappa_up, device, split
     )
     simulation = _Simulation(engine, W0.to(device).repeat(len(kappas), 1, 1), rounds, local_steps)
     settings = {
@@ -174,6 +179,7 @@ def train_local_sgd(
         "workers": workers,
         "seeds": seeds,
         "batch_size": batch_size,
+        "split": split,
     }
     run_resumable(
         simulation,
@@ -199,6 +205,7 @@ def train_local_sgd(
         local_steps=local_steps,
         workers=workers,
         batch_size=batch_size,
+        split=split,
         replicate_seeds=seeds,
         clean_loss=simulation.clean_loss.to("cpu").reshape(*shape, rounds + 1),
         W=simulation.W.to("cpu").reshape(*shape, m, d),

@@ -6,7 +6,8 @@ Launch (one process per worker; ``torchrun`` sets RANK, WORLD_SIZE, MASTER_ADDR,
         --kappa KAPPA --lr LR --rounds R --local-steps T --seed S --out FILE.json
 
 The problem is chapter 4's: ``X, y = sphere_teacher_data(N, D, seed=S)``,
-``W0, a = init_network(M, D, seed=S + 1)``. Worker k (the rank) holds shard k, draws its masks
+``W0, a = init_network(M, D, seed=S + 1)``. Worker k (the rank) holds shard k (``--split``, as in
+:func:`mgn.distributed.local_sgd.shard_indices`), draws its masks
 from the generator seeded from ``(S, k)``, and each round ends with one ``all_gather`` of the
 local models, averaged as ``torch.stack(models).sum(0) / K`` in rank order: the expression the
 simulation uses, so the weights equal ``train_local_sgd(...).W[0]`` bit for bit on the CPU
@@ -29,7 +30,7 @@ import torch
 import torch.distributed as dist
 
 from mgn.data import init_network, sphere_teacher_data
-from mgn.distributed.local_sgd import LocalSGDEngine, average_stacked
+from mgn.distributed.local_sgd import SPLITS, LocalSGDEngine, average_stacked
 from mgn.distributed.simulation import check_local_sgd_options
 from mgn.records import write_json_atomic
 
@@ -55,6 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="data seed S (init: S + 1)")
     parser.add_argument("--batch-size", type=int, default=None, help="local minibatch size")
     parser.add_argument("--kappa-up", type=float, default=0.0, help="uplink fading scale")
+    parser.add_argument("--split", choices=list(SPLITS), default="iid", help="how shards are cut")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float64")
     parser.add_argument("--backend", choices=["auto", "gloo", "nccl"], default="auto")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per collective")
@@ -124,7 +126,7 @@ def run(args: argparse.Namespace) -> dict | None:
     W0, a = init_network(args.width, args.dim, seed=args.seed + 1, dtype=dtype)
     runs = LocalSGDEngine(
         X, y, a[None], [args.kappa], [args.seed], [rank], workers, args.lr,
-        args.batch_size, args.kappa_up, device,
+        args.batch_size, args.kappa_up, device, args.split,
     )  # fmt: skip
     W = W0[None].to(device)
     losses = [runs.clean_loss(W)]
