@@ -32,7 +32,6 @@ from mgn.validation import check_kappa, check_kappas, check_positive
 
 __all__ = [
     "Minimum",
-    "converged_ball",
     "converged_balls",
     "minimise_expected_loss",
 ]
@@ -166,25 +165,6 @@ def minimise_expected_loss(
     )
 
 
-def converged_ball(
-    W0,
-    a,
-    X,
-    y,
-    kappas: Sequence[float],
-    tolerance: float = 1e-5,
-    max_evaluations: int = 3000,
-    workers: int = 1,
-) -> list[Minimum]:
-    """:func:`minimise_expected_loss` from the same ``W0`` at every kappa (no warm start).
-
-    L + R is not convex: a warm start down the kappa grid can reach another minimum than masked GD
-    from ``W0`` does (chapter 4), so every kappa starts from ``W0``. The kappas are
-    independent: with ``workers > 1`` they run in that many processes (one thread each).
-    """
-    return converged_balls([(W0, a, X, y)], kappas, tolerance, max_evaluations, workers)[0]
-
-
 def converged_balls(
     problems: Sequence[tuple],
     kappas: Sequence[float],
@@ -192,10 +172,13 @@ def converged_balls(
     max_evaluations: int = 3000,
     workers: int = 1,
 ) -> list[list[Minimum]]:
-    """:func:`converged_ball` for each problem ``(W0, a, X, y)``, all in one pool of workers.
+    """:func:`minimise_expected_loss` for each problem ``(W0, a, X, y)`` at every kappa.
 
-    The widest problems go first (the longest jobs: the pool then ends with short ones).
-    Returns one list of :class:`Minimum` (over ``kappas``) per problem.
+    Every kappa starts from the problem's ``W0`` (no warm start): L + R is not convex, and a warm
+    start down the kappa grid can reach another minimum than masked GD from ``W0`` does (chapter
+    4). The runs are independent: with ``workers > 1`` they share one pool of that many
+    processes (one thread each), the widest problems first (the longest jobs: the pool then ends
+    with short ones). Returns one list of :class:`Minimum` (over ``kappas``) per problem.
     """
     kappas = check_kappas(kappas)
     check_positive("workers", workers, integer=True)

@@ -17,7 +17,7 @@ from mgn.checks import (
     replicated_loglog_slope,
     z_score_check,
 )
-from mgn.converged_ball import converged_ball, converged_balls, minimise_expected_loss
+from mgn.converged_ball import converged_balls, minimise_expected_loss
 
 
 def test_loglog_slope_recovers_a_power_and_its_interval_shrinks_with_the_noise():
@@ -136,7 +136,7 @@ def test_at_kappa_zero_the_clean_loss_is_all_smoothed_residual(problem):
 @pytest.mark.slow
 def test_every_kappa_starts_from_W0(problem):
     W0, a, X, y = problem
-    sweep = converged_ball(W0, a, X, y, [0.1, 0.3], max_evaluations=300)
+    (sweep,) = converged_balls([(W0, a, X, y)], [0.1, 0.3], max_evaluations=300)
     alone = minimise_expected_loss(W0, a, X, y, 0.3, max_evaluations=300)
     assert [m.kappa for m in sweep] == [0.1, 0.3]
     torch.testing.assert_close(sweep[1].W, alone.W)
@@ -148,10 +148,10 @@ def test_several_problems_come_back_in_their_order(problem):
     problems = [(narrow, a_narrow, X, y), (W0, a, X, y)]  # the wider one runs first
     together = converged_balls(problems, [0.1, 0.3], max_evaluations=40)
     for (W, signs, inputs, targets), found in zip(problems, together, strict=True):
-        alone = converged_ball(W, signs, inputs, targets, [0.1, 0.3], max_evaluations=40)
         assert [mn.kappa for mn in found] == [0.1, 0.3]
-        for got, want in zip(found, alone, strict=True):
-            torch.testing.assert_close(got.W, want.W, rtol=0, atol=0)
+        for mn in found:
+            alone = minimise_expected_loss(W, signs, inputs, targets, mn.kappa, max_evaluations=40)
+            torch.testing.assert_close(mn.W, alone.W, rtol=0, atol=0)
 
 
 def test_bad_arguments_are_named(problem):
@@ -161,7 +161,7 @@ def test_bad_arguments_are_named(problem):
     with pytest.raises(ValueError, match="max_evaluations"):
         minimise_expected_loss(W0, a, X, y, 0.1, max_evaluations=0)
     with pytest.raises(ValueError, match="workers"):
-        converged_ball(W0, a, X, y, [0.1], workers=0)
+        converged_balls([(W0, a, X, y)], [0.1], workers=0)
 
 
 def test_paired_increase_check_uses_the_t_interval_of_paired_differences():
