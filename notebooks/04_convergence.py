@@ -565,6 +565,7 @@ for width in ball_widths:
 for label, value in (("n", ball_n), ("d", ball_d), ("kappa_min", ball_kappa_min),
                      ("kappa_max", ball_kappa_max), ("points", ball_points)):  # fmt: skip
     results.value(f"converged_ball_{label}", value)
+# %%
 fit_rows = [
     [str(width), PARTS[part], *(str(fits[width, part, name]) for name in halves)]
     for width in ball_widths
@@ -720,6 +721,7 @@ lines = [
 display(Markdown("\n".join(lines)))
 
 
+# %%
 def holds(width: int, part: str, power: float, name: str = "small") -> bool:
     """Whether the ``name`` half's interval of ``part`` at ``width`` holds ``power``."""
     fit = fits[width, part, name]

@@ -55,7 +55,6 @@ device = "auto"  # "cpu", "cuda" or "auto" (a GPU when PyTorch sees one)
 
 # %% tags=["hide-cell"]
 import math
-import time
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
@@ -546,12 +545,9 @@ pair_share = [kink_pair_share(Wp, Xp, kappa) for kappa in predict_kappas]
 print("share of (input, neuron pair) terms through the bivariate normal at W0: " + ", ".join(
     f"{share:.1%} (kappa = {kappa:g})" for kappa, share in zip(predict_kappas, pair_share, strict=True)
 ))  # fmt: skip
-predict_started = time.perf_counter()
 predicted = expected_loss_descent(
     *(t.float() for t in (Xp, yp, Wp, ap)), predict_kappas, lr, predict_steps, device=device
 )
-print(f"prediction: {time.perf_counter() - predict_started:.0f} s for "
-      f"{len(predict_kappas)} x {predict_steps} steps")  # fmt: skip
 replicas = Wp.expand(predict_seeds, -1, -1)
 signs = ap.expand(predict_seeds, -1)
 full = train_masked_gd(
