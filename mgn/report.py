@@ -4,7 +4,9 @@ A claim of the paper is *confirmed* when it holds in every case the chapter meas
 *contradicted* when it holds in none, and *refined* in between (it holds, but only in part of the
 range, or with another constant). Whether it holds in one case is decided by intervals: a value
 inside an interval, or two intervals that do or do not overlap. The interval of a mean over a few
-seeds is Student's t (:func:`mean_interval`).
+seeds is Student's t (:func:`mean_interval`), and the ratio of two paired means Fieller's
+(:func:`ratio_interval`). Off the paper's scale (a smaller model, shorter training, other data) a
+claim can be at most refined: ``verdict(..., at_paper_scale=False)``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __all__ = [
     "interval_change",
     "markdown_table",
     "mean_interval",
+    "ratio_interval",
     "verdict",
 ]
 
@@ -36,12 +39,18 @@ def _interval(name: str, interval: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
-def verdict(holds: Sequence[bool]) -> str:
-    """``"confirmed"`` if every case holds, ``"contradicted"`` if none does, else ``"refined"``."""
+def verdict(holds: Sequence[bool], at_paper_scale: bool = True) -> str:
+    """``"confirmed"`` if every case holds, ``"contradicted"`` if none does, else ``"refined"``.
+
+    A run off the paper's scale (``at_paper_scale=False``) cannot confirm a claim about that
+    scale: every case holding gives ``"refined"`` there.
+    """
     holds = [bool(h) for h in holds]
     if not holds:
         raise ValueError("holds must name at least one case")
-    return "confirmed" if all(holds) else "contradicted" if not any(holds) else "refined"
+    if not any(holds):
+        return "contradicted"
+    return "confirmed" if all(holds) and at_paper_scale else "refined"
 
 
 def contains(interval: Sequence[float], value: float) -> bool:
@@ -90,6 +99,39 @@ def mean_interval(samples, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]
     half = stats.t.ppf(0.5 + level / 2, replicates - 1) * samples.std(-1, ddof=1)
     half = half / math.sqrt(replicates)
     return (mean - half)[()], (mean + half)[()]
+
+
+def ratio_interval(numerator, denominator, level: float = 0.95) -> tuple[float, float]:
+    """Fieller's interval of ``mean(numerator) / mean(denominator)`` from paired replicates.
+
+    Parameters
+    ----------
+    numerator, denominator : (R,) paired values (replicate ``j`` of both comes from seed ``j``),
+        ``R >= 2``.
+    level : the confidence level, in (0, 1).
+
+    Returns
+    -------
+    ``(low, high)``: the ratios ``rho`` whose paired differences ``numerator - rho denominator``
+    have a Student's t interval (R - 1 degrees of freedom) that holds 0. When the denominator's
+    own interval holds 0 the set is unbounded and ``(-inf, inf)`` is returned.
+    """
+    a, b = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    if a.ndim != 1 or a.shape != b.shape or a.size < 2:
+        raise ValueError(
+            f"numerator and denominator must be 1-d of one length >= 2, got {a.shape}, {b.shape}"
+        )
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    t2 = stats.t.ppf(0.5 + level / 2, a.size - 1) ** 2
+    (v_aa, v_ab), (_, v_bb) = np.cov(a, b) / a.size
+    quad = b.mean() ** 2 - t2 * v_bb
+    if quad <= 0:
+        return -math.inf, math.inf
+    half_b = a.mean() * b.mean() - t2 * v_ab
+    const = a.mean() ** 2 - t2 * v_aa
+    root = math.sqrt(max(half_b**2 - quad * const, 0.0))
+    return (half_b - root) / quad, (half_b + root) / quad
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

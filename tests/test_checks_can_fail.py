@@ -4,11 +4,13 @@ A check that a wrong formula, a wrong implementation or a false claim would pass
 For each chapter the check functions it records (``mgn.checks``, ``mgn.biased_sgd``,
 ``mgn.distributed.drift``) get the right input and a deliberately wrong one: a formula missing a
 term, the proxy in place of the exact form, a bias of zero, a kernel of the wrong rank, a scaling
-law with the wrong power of kappa, a drift bound without its drift term, a curve still falling.
+law with the wrong power of kappa, a drift bound without its drift term, a curve still falling, an
+untrained classifier, the clean layer in place of the mask's mean.
 """
 
 import math
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -45,6 +47,19 @@ from mgn.curves import first_below, plateau_test, relative_gap
 from mgn.distributed import train_local_sgd
 from mgn.distributed.drift import DriftProbe, check_drift, fit_drift_constants, probe_drift
 from mgn.distributed.theory import expected_local_gd
+from mgn.vision import (
+    MLP,
+    decline,
+    evaluate,
+    expected_hidden,
+    figure4_verdict,
+    initialised,
+    learns_check,
+    masked_hidden_mean,
+    summarise_sweep,
+    train_classifier,
+)
+from tests.cifar_folder import coloured_images
 
 DTYPE = torch.float64
 
@@ -335,3 +350,73 @@ def test_ch6_gloo_check_fails_one_bit_off(local_sgd_problem):
     off[0, 0] = torch.nextafter(off[0, 0], torch.tensor(math.inf, dtype=DTYPE))
     check = bitwise_equal_check("gloo", "x", off, run.W[0])
     assert not check.passed and check.measured < 1e-12  # within the old tolerance, yet not equal
+
+
+# chapter 7: accuracy against kappa on real images (the learning, layer and precision checks, and
+# the plateau that every comparison across kappas waits for)
+
+
+@pytest.fixture(scope="module")
+def coloured_groups():
+    """Train and test groups of coloured random images (:mod:`tests.cifar_folder`), standardised."""
+    pixels, labels = coloured_images(600, seed=3)
+    images = torch.from_numpy(pixels).float().reshape(-1, 3, 32, 32)[:, :, :8, :8]
+    images = (images - images.mean((0, 2, 3), keepdim=True)) / images.std((0, 2, 3), keepdim=True)
+    labels = torch.tensor(labels)
+    return (
+        SimpleNamespace(images=images[:400], labels=labels[:400]),
+        SimpleNamespace(images=images[400:], labels=labels[400:]),
+    )
+
+
+def accuracies(train, test, epochs: int) -> list[float]:
+    """Clean test accuracy of a small MLP per seed after ``epochs`` (0: the untrained model)."""
+    out = []
+    for seed in (0, 1):
+        model = initialised(lambda: MLP((3, 8, 8), hidden=32), seed)
+        if epochs:
+            model = train_classifier(model, train, test, 0.0, epochs, seed=seed, device="cpu",
+                                     show_progress=False).model  # fmt: skip
+        out.append(evaluate(model, test.images, test.labels)[0])
+    return out
+
+
+def test_ch7_learning_and_precision_checks_fail_for_an_untrained_model(coloured_groups):
+    train, test = coloured_groups
+    trained, untrained = accuracies(train, test, 3), accuracies(train, test, 0)
+    assert learns_check("learns", "MLP", trained).passed
+    assert not learns_check("learns", "MLP", untrained).passed
+    tolerance = 0.05  # the chapter's: |accuracy in one precision - in the other| <= tolerance
+
+    def agrees(ours, theirs):
+        return Check.at_most("precision", "x", abs(theirs - ours), tolerance)
+
+    assert agrees(trained[0], accuracies(train, test, 3)[0]).passed  # the same run again
+    assert not agrees(trained[0], untrained[0]).passed  # a path that did not learn
+
+
+def test_ch7_layer_check_fails_without_the_smoothing():
+    layer = initialised(lambda: MLP((1, 4, 4), hidden=64, activation="relu"), 0).hidden.double()
+    x = torch.randn(6, 1, 4, 4, dtype=DTYPE, generator=torch.Generator().manual_seed(2))
+    kappa = 1.8
+    mean, se = masked_hidden_mean(layer, x, kappa, 2000, seed=0)
+    active = se > 0
+    with torch.no_grad():
+        exact, clean = expected_hidden(layer, x, kappa), torch.relu(layer(x.flatten(1)))
+    check = lambda ref: z_score_check("layer", "x", mean[active], se[active], ref[active], k=6.0)  # noqa: E731
+    assert check(exact).passed
+    assert not check(clean).passed  # the mask's mean is not the clean layer
+
+
+def test_ch7_claim_is_not_tested_on_curves_still_rising():
+    kappas, epochs, n_test = [0.0, 0.2, 0.5, 1.0], np.arange(1, 13), 1000
+    final = np.array([0.90, 0.895, 0.85, 0.75])[:, None] + np.array([-0.004, 0.0, 0.004])
+    rising = final[:, :, None] - 0.3 * np.exp(-0.15 * epochs)  # (kappa, seed, epoch), still rising
+    settled = final[:, :, None] - 0.3 * np.exp(-1.5 * epochs)
+    shape = decline(kappas, summarise_sweep(settled, settled), n_test)
+    for curves, plateaued in ((rising, False), (settled, True)):
+        test = plateau_test(1 - curves + 0.5 / n_test, 0.25, 0.05)  # the chapter's
+        assert bool(test.plateaued.all()) == plateaued
+    assert figure4_verdict(shape, plateaued=True, at_paper_scale=True) == "confirmed"
+    assert figure4_verdict(shape, plateaued=False, at_paper_scale=True) == "not tested"
+    assert figure4_verdict(shape, plateaued=True, at_paper_scale=False) == "refined"

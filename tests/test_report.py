@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mgn.report import contains, interval_change, markdown_table, mean_interval, verdict
+from mgn.report import (
+    contains,
+    interval_change,
+    markdown_table,
+    mean_interval,
+    ratio_interval,
+    verdict,
+)
 
 
 def test_verdict_rule():
@@ -12,6 +19,12 @@ def test_verdict_rule():
     assert verdict([True, False]) == "refined"
     assert verdict([False, False]) == "contradicted"
     assert verdict([False]) == "contradicted"
+
+
+def test_verdict_off_the_papers_scale_is_at_most_refined():
+    assert verdict([True, True], at_paper_scale=False) == "refined"
+    assert verdict([True, False], at_paper_scale=False) == "refined"
+    assert verdict([False, False], at_paper_scale=False) == "contradicted"
 
 
 def test_verdict_needs_a_case():
@@ -74,3 +87,30 @@ def test_mean_interval_is_students_t_over_the_last_axis():
 def test_mean_interval_names_bad_input(samples, level, name):
     with pytest.raises(ValueError, match=name):
         mean_interval(samples, level)
+
+
+def test_ratio_interval_is_the_set_of_ratios_whose_paired_difference_holds_zero():
+    rng = np.random.default_rng(5)
+    b = 0.2 + 0.02 * rng.standard_normal(4)
+    a = 0.6 * b + 0.01 * rng.standard_normal(4)
+    low, high = ratio_interval(a, b)
+    assert low < a.mean() / b.mean() < high and high - low < 0.5
+    for rho in np.linspace(low - 0.2, high + 0.2, 81):
+        d_low, d_high = mean_interval(a - rho * b)
+        inside = low - 1e-9 <= rho <= high + 1e-9
+        assert (d_low <= 0 <= d_high) == inside or min(abs(rho - low), abs(rho - high)) < 1e-6
+
+
+def test_ratio_interval_is_unbounded_when_the_denominator_holds_zero():
+    assert ratio_interval([0.1, 0.2], [0.05, -0.04]) == (-np.inf, np.inf)
+    assert ratio_interval([0.3, 0.3], [0.5, 0.5]) == pytest.approx((0.6, 0.6))
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "level", "name"),
+    [([1.0], [1.0], 0.95, "numerator"), ([1.0, 2.0], [1.0], 0.95, "denominator"),
+     ([1.0, 2.0], [1.0, 2.0], 1.0, "level")],
+)  # fmt: skip
+def test_ratio_interval_names_bad_input(numerator, denominator, level, name):
+    with pytest.raises(ValueError, match=name):
+        ratio_interval(numerator, denominator, level)

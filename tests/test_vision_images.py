@@ -6,28 +6,13 @@ import pytest
 import torch
 
 from mgn.vision import load_cifar10, load_mnist5k, membership_split, resolve_images
-from mgn.vision.images import CIFAR10_TEST_BATCH, CIFAR10_TRAIN_BATCHES
-
-
-def write_batch(path, n, seed, labels=None, data=None):
-    rng = np.random.default_rng(seed)
-    batch = {
-        b"batch_label": b"test",
-        b"labels": list(rng.integers(0, 10, n)) if labels is None else labels,
-        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8) if data is None else data,
-    }
-    with open(path, "wb") as file:
-        pickle.dump(batch, file)
-    return batch
+from mgn.vision.images import CIFAR10_TEST_BATCH
+from tests.cifar_folder import write_batch, write_cifar10
 
 
 @pytest.fixture
 def cifar_root(tmp_path):
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    batches = [write_batch(folder / name, 3, i) for i, name in enumerate(CIFAR10_TRAIN_BATCHES)]
-    batches.append(write_batch(folder / CIFAR10_TEST_BATCH, 4, 9))
-    return tmp_path, batches
+    return tmp_path, write_cifar10(tmp_path, per_batch=3, test_size=4)
 
 
 def test_loader_reads_every_batch_in_order(cifar_root):

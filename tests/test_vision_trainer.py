@@ -121,6 +121,14 @@ def test_augmentation_is_a_shifted_crop_or_its_mirror():
     assert 25 < flips < 75
 
 
+def test_augmentation_is_off_unless_asked_even_for_three_channels():
+    train, test = toy_groups(n=32, shape=(3, 8, 8))
+    model = MLP((3, 8, 8), hidden=8)
+    default = run(model, train, test, epochs=1)
+    assert default.test_loss == run(model, train, test, epochs=1, augment=False).test_loss
+    assert default.test_loss != run(model, train, test, epochs=1, augment=True).test_loss
+
+
 def test_errors_name_the_argument():
     train, test = toy_groups(n=8)
     model = MLP((1, 8, 8), hidden=4)
@@ -133,6 +141,7 @@ def test_errors_name_the_argument():
         ({"snapshots": (4,)}, "snapshots"),
         ({"seed": -1}, "seed"),
         ({"precision": "float16"}, "precision"),
+        ({"augment": None}, "augment"),
     ]:
         with pytest.raises((ValueError, TypeError), match=name):
             run(model, train, test, **kwargs)

@@ -1,6 +1,15 @@
 """Real images under the Gaussian mask (chapters 7 and 8): loaders, the split, models, training."""
 
-from mgn.vision.accuracy import Decline, SweepSummary, decline, summarise_sweep
+from mgn.vision.accuracy import (
+    FIGURE4,
+    Decline,
+    SweepSummary,
+    decline,
+    departures,
+    figure4_verdict,
+    learns_check,
+    summarise_sweep,
+)
 from mgn.vision.images import (
     ImageData,
     load_cifar10,
@@ -22,6 +31,7 @@ from mgn.vision.trainer import ClassifierResult, evaluate, train_classifier
 
 __all__ = [
     "CNN",
+    "FIGURE4",
     "GROUPS",
     "PAIRS",
     "ClassifierResult",
@@ -34,6 +44,9 @@ __all__ = [
     "SweepSummary",
     "as_seen_by",
     "decline",
+    "departures",
+    "figure4_verdict",
+    "learns_check",
     "load_cifar10",
     "load_mnist5k",
     "evaluate",

@@ -63,7 +63,7 @@ class CNN(nn.Module):
     """The paper's CNN; the first linear layer takes ``c2 * (H // 4) * (W // 4)`` features.
 
     ``channels = (c1, c2)`` and ``fc`` default to the paper's (32, 64) and 100; smaller values give
-    the same architecture, narrower (the book's CPU setting).
+    the same architecture, narrower (the book's settings on the fallback image set).
     """
 
     def __init__(

@@ -229,7 +229,7 @@ def train_classifier(
     weight_decay: float = 1e-5,
     schedule: str = "constant",
     label_smoothing: float = 0.0,
-    augment: bool | None = None,
+    augment: bool = False,
     batch_size: int = 128,
     snapshots: Sequence[int] = (),
     seed: int = 0,
@@ -252,9 +252,8 @@ def train_classifier(
     lr, weight_decay : of the optimizer.
     schedule : ``"constant"`` or ``"cosine"`` (per epoch, from ``lr`` to 0 over ``epochs``).
     label_smoothing : of the training cross-entropy.
-    augment : random crop (padding 4) and horizontal flip before the mask. ``None`` means: on for
-        three-channel images (CIFAR-10's standard augmentation), off otherwise (flipping a digit
-        changes its meaning).
+    augment : random crop (padding 4) and horizontal flip before the mask (off by default; the
+        caller decides per model, as the paper's recipes do: its MLP uses it, its CNN does not).
     batch_size : training batch size.
     snapshots : epochs (1-based) after which to keep a copy of the weights.
     seed : seeds the device generator of every shuffle, crop, flip and mask, and (inside a forked
@@ -273,7 +272,8 @@ def train_classifier(
     kappa, snapshots = float(kappa), check_snapshot_epochs(snapshots, epochs)
     train_x, train_y = _group("train", train)
     test_x, test_y = _group("test", test)
-    augment = train_x.shape[1] == 3 if augment is None else bool(augment)
+    if not isinstance(augment, bool):
+        raise ValueError(f"augment must be True or False, got {augment!r}")
     device = resolve_device(device)
     precision = resolve_precision(precision, device)
     if device.type == "cpu":

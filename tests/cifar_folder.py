@@ -1,0 +1,59 @@
+"""A small CIFAR-10 folder for tests: real batches in the python format of CIFAR-10.
+
+:func:`write_cifar10` writes ``root/cifar-10-batches-py/data_batch_1..5`` and ``test_batch``,
+pickled dicts with ``b"data"`` (uint8, (n, 3072), channel-major 3x32x32) and ``b"labels"``, as
+the real files are, so that a chapter reads it through the same loader and branch as CIFAR-10.
+The images are random but learnable: each class has its own colour, every pixel is that colour
+plus Gaussian noise (a colour survives the crop and flip of the standard augmentation).
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from mgn.vision.images import CIFAR10_FOLDER, CIFAR10_TEST_BATCH, CIFAR10_TRAIN_BATCHES
+
+
+def coloured_images(n: int, seed: int, noise: float = 40.0) -> tuple[np.ndarray, list[int]]:
+    """``n`` images, uint8 (n, 3072), and their labels: class colour plus noise per pixel.
+
+    The ten class colours are fixed (seed 0) so that every batch shares them; ``seed`` draws the
+    labels and the noise.
+    """
+    colours = np.random.default_rng(0).uniform(30, 225, (10, 3))
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    pixels = colours[labels][:, :, None] + noise * rng.standard_normal((n, 3, 1024))
+    return np.clip(pixels, 0, 255).astype(np.uint8).reshape(n, 3072), [int(v) for v in labels]
+
+
+def write_batch(path: Path, n: int, seed: int, labels=None, data=None) -> dict:
+    """One batch file at ``path``: coloured images, or the given ``labels`` and ``data``."""
+    images, drawn = coloured_images(n, seed)
+    batch = {
+        b"batch_label": b"test",
+        b"labels": drawn if labels is None else labels,
+        b"data": images if data is None else data,
+    }
+    with open(path, "wb") as file:
+        pickle.dump(batch, file)
+    return batch
+
+
+def write_cifar10(root: Path, per_batch: int = 200, test_size: int | None = None) -> list[dict]:
+    """The six batches of a CIFAR-10 folder under ``root``; returns them in the pooled order.
+
+    ``per_batch`` images in each training batch, ``test_size`` (default ``per_batch``) in the
+    test batch; batch ``i`` draws with seed ``i``.
+    """
+    folder = Path(root) / CIFAR10_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    batches = [
+        write_batch(folder / name, per_batch, i) for i, name in enumerate(CIFAR10_TRAIN_BATCHES)
+    ]
+    test_size = per_batch if test_size is None else test_size
+    batches.append(write_batch(folder / CIFAR10_TEST_BATCH, test_size, len(batches)))
+    return batches
