@@ -71,6 +71,19 @@ def test_compare_reports_every_kind_of_difference():
     assert compare(baseline, result) == []
 
 
+def test_compare_holds_an_infinity_but_never_a_nan():
+    """Non-finite values are kept as strings: the same infinity agrees, a NaN or a change does not."""
+    checks = {"checks": []}
+    baseline = {"values": {"bound": {"value": "inf", "rtol": 1e-6, "atol": 0.0}}, **checks}
+    assert compare(baseline, {"values": {"bound": "inf"}, "checks": []}) == []
+    for measured in ("-inf", "nan", 3.0):
+        assert compare(baseline, {"values": {"bound": measured}, "checks": []}) != []
+    nan = {"values": {"bound": {"value": "nan", "rtol": 1e-6, "atol": 0.0}}, **checks}
+    assert compare(nan, {"values": {"bound": "nan"}, "checks": []}) != []
+    finite = {"values": {"bound": {"value": 3.0, "rtol": 1e-6, "atol": 0.0}}, **checks}
+    assert compare(finite, {"values": {"bound": "inf"}, "checks": []}) != []
+
+
 def executed_notebook(parameters: dict) -> nbformat.NotebookNode:
     """A notebook as papermill leaves it: intro, parameters, injected parameters, code."""
     cells = [

@@ -109,6 +109,16 @@ def write_baselines(
     return written
 
 
+def _agrees(measured, expected: dict) -> bool:
+    """A number within the baseline's tolerances; a non-finite one (kept as a string) only
+    when the baseline holds the same infinity (a NaN never agrees: it marks a failed value)."""
+    if isinstance(measured, str) or isinstance(expected["value"], str):
+        return measured == expected["value"] and measured in ("inf", "-inf")
+    return math.isclose(
+        measured, expected["value"], rel_tol=expected["rtol"], abs_tol=expected["atol"]
+    )
+
+
 def compare(baseline: dict, result: dict) -> list[str]:
     """Every difference between a baseline and a result, in words (empty when they agree)."""
     problems = []
@@ -122,9 +132,7 @@ def compare(baseline: dict, result: dict) -> list[str]:
         expected, measured = baseline["values"][name], result["values"][name]
         if not expected.get("held", True):
             continue
-        if isinstance(measured, str) or not math.isclose(
-            measured, expected["value"], rel_tol=expected["rtol"], abs_tol=expected["atol"]
-        ):
+        if not _agrees(measured, expected):
             problems.append(
                 f"value {name!r} = {measured!r}, baseline {expected['value']!r} "
                 f"(rtol {expected['rtol']}, atol {expected['atol']})"
