@@ -32,6 +32,7 @@ from mgn.validation import check_kappa, check_kappas, check_positive
 
 __all__ = [
     "Minimum",
+    "band_share",
     "converged_balls",
     "minimise_expected_loss",
 ]
@@ -72,6 +73,12 @@ class Minimum:
     initial_grad_norm: float
     evaluations: int
     converged: bool
+
+
+def band_share(W, X, kappa: float) -> float:
+    """Share of (input, neuron) pairs with |z| < s: the noise reaches the kink within one sd."""
+    z, s = mask_moments(W, X, kappa)
+    return float((z.abs() < s).double().mean())
 
 
 def minimise_expected_loss(
@@ -148,7 +155,6 @@ def minimise_expected_loss(
     objective = objective.detach()
     grad_norm = float(grad.norm())
     clean_net, smoothed = network(W_star, a, X), smoothed_network(W_star, a, X, kappa)
-    z, s = mask_moments(W_star, X, kappa)
     return Minimum(
         kappa=kappa,
         W=W_star,
@@ -156,7 +162,7 @@ def minimise_expected_loss(
         clean=float(clean_loss(W_star, a, X, y)),
         smoothing_gap=0.5 * float((clean_net - smoothed).square().sum()),
         smoothed_residual=0.5 * float((smoothed - y).square().sum()),
-        band_share=float((z.abs() < s).double().mean()),
+        band_share=band_share(W_star, X, kappa),
         clean_halfway=clean_trace[(len(clean_trace) - 1) // 2],
         grad_norm=grad_norm,
         initial_grad_norm=initial_grad_norm,

@@ -89,7 +89,6 @@ from mgn import (
     init_network,
     kink_pair_share,
     linearised_ntk_loss,
-    mask_moments,
     ntk_gram,
     sphere_teacher_data,
     train_masked_gd,
@@ -100,7 +99,7 @@ from mgn.checks import (
     pooled_loglog_slope,
     slope_excludes_check,
 )
-from mgn.converged_ball import converged_balls
+from mgn.converged_ball import band_share, converged_balls
 from mgn.curves import initial_log_slope, plateau
 from mgn.device import describe_device
 from mgn.plotting import kappa_colors, use_book_style
@@ -590,8 +589,7 @@ for width in ball_widths:
     X_0, _, W_0, _ = starts[width, "seed 0, W0"]
     cells, at_start, at_minimum = [], [], []
     for kappa, mn in zip(ball_kappas, minima[width, "seed 0, W0"], strict=True):
-        z0, s0 = mask_moments(W_0, X_0, float(kappa))
-        at_start.append(float((z0.abs() < s0).double().mean()))
+        at_start.append(band_share(W_0, X_0, float(kappa)))
         at_minimum.append(mn.band_share)
         share = kink_pair_share(mn.W, X_0, float(kappa))
         cells.append(f"{at_start[-1]:.3f} → {mn.band_share:.3f} ({share:.0%})")
