@@ -4,7 +4,8 @@ Average-case AUC hides the few examples that leak badly, so an attack is also re
 positive rate at a fixed low false positive rate (Carlini et al., 2022, "Membership inference
 attacks from first principles"): here 1% and 0.1%. ROC curves and AUC come from scikit-learn.
 With ``n`` non-members the smallest non-zero FPR is ``1/n``: below that, TPR at a given FPR is the
-TPR at zero false positives.
+TPR at zero false positives. :meth:`AttackResult.at_fpr` reads a level exactly instead, at
+``k/n``, with a Clopper-Pearson interval (:mod:`mgn.privacy.low_fpr`).
 
 Intervals are percentile intervals of a stratified bootstrap: members and non-members are resampled
 separately (with replacement, their sizes kept), ``n_bootstrap`` times, with a fixed seed.
