@@ -24,6 +24,7 @@ from mgn.privacy.metrics import AttackResult, evaluate_attack
 from mgn.validation import as_scores
 
 ROW_SUM_TOLERANCE = 1e-3
+RMIA_SCORES = ("count", "ratio")
 
 
 def _probabilities(name: str, values, n_classes: int | None = None) -> np.ndarray:
@@ -150,6 +151,7 @@ def rmia(
     *,
     offline_a: float = 0.3,
     gamma: float = 1.0,
+    score: str = "count",
     n_bootstrap: int = 200,
     seed: int = 0,
 ) -> AttackResult:
@@ -161,6 +163,13 @@ def rmia(
     with ``LR(x, z) > gamma``. Offline (reference models trained without x), the paper estimates
     ``Pr(x) = ((1 + a) Pr_out(x) + (1 - a)) / 2`` with ``Pr_out`` the mean over reference models,
     ``a`` correcting for the missing IN models.
+
+    For a fixed population the count is a step function of ``Pr(x|theta)/Pr(x)`` with ``Z + 1``
+    levels, so examples whose ratios beat every population sample (the tail a low-FPR reading
+    looks at) tie at 1. ``score="ratio"`` scores x by the ratio itself instead, as the mean over
+    the population of ``log(LR(x, z) / gamma)`` (the log of the geometric-mean ratio, 0 when x is
+    as likely a member as a typical population sample by a factor gamma): it orders examples as
+    the count does wherever the counts differ and breaks the count's ties by the ratio.
 
     Parameters
     ----------
@@ -175,11 +184,16 @@ def rmia(
         The offline correction a in [0, 1] (a = 1: ``Pr(x) = Pr_out(x)``).
     gamma
         Threshold on the pairwise likelihood ratio (1 in the paper's default).
+    score
+        ``"count"``: the paper's fraction of population samples with ``LR(x, z) > gamma`` (Z + 1
+        levels); ``"ratio"``: the mean over z of ``log(LR(x, z) / gamma)`` (no ties from counting).
     """
     if not 0 <= offline_a <= 1:
         raise ValueError(f"offline_a must be in [0, 1], got {offline_a!r}")
     if not gamma > 0:
         raise ValueError(f"gamma must be positive, got {gamma!r}")
+    if score not in RMIA_SCORES:
+        raise ValueError(f"score must be one of {RMIA_SCORES}, got {score!r}")
     n_models = _label_probability("reference_in", reference_in).shape[0]
     arrays = {}
     for t_name, target, r_name, reference in (
@@ -194,11 +208,18 @@ def rmia(
         arrays[t_name] = t / (0.5 * ((1 + offline_a) * r.mean(axis=0) + (1 - offline_a)))
     population = np.sort(arrays["population_target"])
 
-    def score(ratio: np.ndarray) -> np.ndarray:
+    def count(ratio: np.ndarray) -> np.ndarray:
         return np.searchsorted(population, ratio / gamma, side="left") / len(population)
 
+    def mean_log_ratio(ratio: np.ndarray) -> np.ndarray:
+        return np.log(ratio) - np.log(population).mean() - np.log(gamma)
+
+    scored = count if score == "count" else mean_log_ratio
     return evaluate_attack(
-        score(arrays["target_in"]), score(arrays["target_out"]), n_bootstrap=n_bootstrap, seed=seed
+        scored(arrays["target_in"]),
+        scored(arrays["target_out"]),
+        n_bootstrap=n_bootstrap,
+        seed=seed,
     )
 
 

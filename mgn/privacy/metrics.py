@@ -4,7 +4,8 @@ Average-case AUC hides the few examples that leak badly, so an attack is also re
 positive rate at a fixed low false positive rate (Carlini et al., 2022, "Membership inference
 attacks from first principles"): here 1% and 0.1%. ROC curves and AUC come from scikit-learn.
 With ``n`` non-members the smallest non-zero FPR is ``1/n``: below that, TPR at a given FPR is the
-TPR at zero false positives.
+TPR at zero false positives. :meth:`AttackResult.at_fpr` reads a level exactly instead, at
+``k/n``, with a Clopper-Pearson interval (:mod:`mgn.privacy.low_fpr`).
 
 Intervals are percentile intervals of a stratified bootstrap: members and non-members are resampled
 separately (with replacement, their sizes kept), ``n_bootstrap`` times, with a fixed seed.
@@ -17,13 +18,19 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from mgn.privacy.low_fpr import LowFprEstimate, tpr_at_level
 from mgn.validation import as_scores
 
 FPR_LEVELS = (0.01, 0.001)
 
 
 def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, level: float) -> float:
-    """The largest TPR of a ROC curve (scikit-learn's ``roc_curve``) whose FPR is at most ``level``."""
+    """The largest TPR of a ROC curve (scikit-learn's ``roc_curve``) whose FPR is at most ``level``.
+
+    The curve must keep every threshold (``roc_curve(..., drop_intermediate=False)``): the default
+    drops points collinear with their neighbours, such as a run of member/non-member ties, and
+    the TPR at a level that falls on one of them would be read too low.
+    """
     return float(tpr[np.searchsorted(fpr, level, side="right") - 1])
 
 
@@ -32,7 +39,7 @@ class AttackResult:
     """One attack on one model.
 
     ``scores`` (higher means "member") and ``labels`` (1 member, 0 non-member) of every example
-    attacked; ``fpr``/``tpr`` the ROC curve; ``auc`` and ``tpr_at[level]`` for ``level`` in
+    attacked; ``fpr``/``tpr`` the ROC curve, one point per distinct score; ``auc`` and ``tpr_at[level]`` for ``level`` in
     ``FPR_LEVELS``, each with a 95% bootstrap interval (``auc_interval``, ``tpr_interval[level]``).
     ``precision`` and ``recall`` are those of a thresholded decision when the attack makes one
     (ML-Leaks' classifier), ``None`` otherwise.
@@ -49,6 +56,16 @@ class AttackResult:
     precision: float | None = None
     recall: float | None = None
 
+    def at_fpr(self, level: float, *, confidence: float = 0.95) -> LowFprEstimate:
+        """The exact TPR at the most false positives ``level`` allows among the non-members.
+
+        :func:`mgn.privacy.low_fpr.tpr_at_level` on this attack's scores: the achieved FPR is at
+        most ``level`` and the TPR has a Clopper-Pearson interval (not the bootstrap one).
+        """
+        members = self.scores[self.labels == 1]
+        nonmembers = self.scores[self.labels == 0]
+        return tpr_at_level(members, nonmembers, level, confidence=confidence)
+
     def summary(self) -> str:
         """One line: AUC and TPR at each FPR level, with intervals."""
         lo, hi = self.auc_interval
@@ -60,7 +77,7 @@ class AttackResult:
 
 
 def _point(scores: np.ndarray, labels: np.ndarray) -> tuple[float, list[float]]:
-    fpr, tpr, _ = roc_curve(labels, scores)
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
     return roc_auc_score(labels, scores), [tpr_at_fpr(fpr, tpr, level) for level in FPR_LEVELS]
 
 
@@ -92,7 +109,7 @@ def evaluate_attack(
         raise ValueError(f"n_bootstrap must be a non-negative int, got {n_bootstrap!r}")
     scores = np.concatenate([members, nonmembers])
     labels = np.concatenate([np.ones(len(members), int), np.zeros(len(nonmembers), int)])
-    fpr, tpr, _ = roc_curve(labels, scores)
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
     auc, tprs = _point(scores, labels)
     rng = np.random.default_rng(seed)
     draws = []

@@ -124,6 +124,7 @@ def attack_snapshots(
     epochs: Sequence[int],
     *,
     offline_a: float = 0.3,
+    rmia_score: str = "count",
     n_bootstrap: int = 200,
     seed: int = 0,
 ) -> dict[int, dict[str, AttackResult]]:
@@ -137,9 +138,12 @@ def attack_snapshots(
         The target and its shadow (:func:`train_target_shadow`), both with snapshots at ``epochs``.
     epochs
         Snapshot epochs to attack.
-    offline_a, n_bootstrap, seed
-        RMIA's offline correction; bootstrap resamples and seed of every attack's intervals (and
-        of ML-Leaks' class balancing).
+    offline_a, rmia_score
+        RMIA's offline correction and its score (:func:`mgn.privacy.rmia`'s ``score``: the count
+        of population samples beaten, or the likelihood ratio itself).
+    n_bootstrap, seed
+        Bootstrap resamples and seed of every attack's intervals (and of ML-Leaks' class
+        balancing).
 
     Returns
     -------
@@ -174,6 +178,7 @@ def attack_snapshots(
                 true_label_probability(t_pop[i], y_pop),
                 true_label_probability(s_out[i], y_pop),
                 offline_a=offline_a,
+                score=rmia_score,
                 **options,
             ),
         }
