@@ -40,6 +40,21 @@ def test_training_learns_and_records_every_epoch():
     assert result.gap[-1] == pytest.approx(result.train_accuracy[-1] - result.test_accuracy[-1])
 
 
+def test_recording_every_few_epochs_changes_no_weight_and_no_record():
+    torch.manual_seed(0)
+    train, test = toy_groups()
+    model = CNN((1, 8, 8), channels=(4, 8), fc=16)
+    every = run(model, train, test, epochs=7, snapshots=(2, 7))
+    sparse = run(model, train, test, epochs=7, snapshots=(2, 7), record_every=3)
+    assert sparse.recorded_epochs == [3, 6, 7] and every.recorded_epochs == list(range(1, 8))
+    for name in ("train_accuracy", "train_loss", "test_accuracy", "test_loss"):
+        assert getattr(sparse, name) == tuple(getattr(every, name)[e - 1] for e in (3, 6, 7))
+    for epoch in (2, 7):
+        assert all(
+            torch.equal(every.snapshots[epoch][k], v) for k, v in sparse.snapshots[epoch].items()
+        )
+
+
 def test_deterministic_for_a_seed_and_resumable(tmp_path):
     torch.manual_seed(1)
     train, test = toy_groups(shape=(3, 8, 8))
@@ -142,6 +157,7 @@ def test_errors_name_the_argument():
         ({"seed": -1}, "seed"),
         ({"precision": "float16"}, "precision"),
         ({"augment": None}, "augment"),
+        ({"record_every": 0}, "record_every"),
     ]:
         with pytest.raises((ValueError, TypeError), match=name):
             run(model, train, test, **kwargs)
