@@ -7,11 +7,17 @@ given delta. The optimizer is Adam on the privatised gradient (the paper's membe
 settings use Adam, chapter 8). Opacus needs per-sample gradients, which BatchNorm does not have:
 :func:`dp_compatible` swaps it for GroupNorm (``ModuleValidator.fix``), and a fair comparison
 gives the masked arm the same normalisation.
+
+The accountant's epsilon after each epoch is :func:`spent_epsilon`: Opacus' RDP conversion, with
+the RDP of one step computed once per (noise, sampling rate) and scaled by the step count (RDP
+composes additively), which is how Opacus computes it too; re-deriving it at every epoch took
+about 80% of a small model's training time.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import time
@@ -37,6 +43,37 @@ def dp_compatible(model: nn.Module) -> nn.Module:
     fixed = ModuleValidator.fix(copy.deepcopy(model))
     ModuleValidator.validate(fixed, strict=True)
     return fixed
+
+
+@functools.lru_cache(maxsize=64)
+def _rdp_of_one_step(noise_multiplier: float, sample_rate: float):
+    """RDP of one step of the sampled Gaussian mechanism at the RDP accountant's default orders."""
+    from opacus.accountants import RDPAccountant
+    from opacus.accountants.analysis import rdp
+
+    return rdp.compute_rdp(
+        q=sample_rate,
+        noise_multiplier=noise_multiplier,
+        steps=1,
+        orders=RDPAccountant.DEFAULT_ALPHAS,
+    )
+
+
+def spent_epsilon(history: Sequence[tuple[float, float, int]], delta: float) -> float:
+    """The epsilon of Opacus' RDP accountant with ``history`` at ``delta``, bit for bit.
+
+    ``history`` lists ``(noise_multiplier, sample_rate, steps)`` as ``RDPAccountant.history``
+    does; the RDP of ``steps`` steps is ``steps`` times that of one (:func:`_rdp_of_one_step`,
+    cached), exactly as Opacus' ``compute_rdp`` scales it.
+    """
+    from opacus.accountants import RDPAccountant
+    from opacus.accountants.analysis import rdp
+
+    if not history:
+        raise ValueError("history must hold at least one (noise, sample rate, steps) entry")
+    spent = sum([_rdp_of_one_step(noise, rate) * steps for noise, rate, steps in history])
+    epsilon, _ = rdp.get_privacy_spent(orders=RDPAccountant.DEFAULT_ALPHAS, rdp=spent, delta=delta)
+    return float(epsilon)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +116,7 @@ class _DPTraining:
                 warnings.filterwarnings("ignore", message="Full backward hook")
                 self.loss(self.model(x), y).backward()
             self.optimizer.step()
-        self.epsilon.append(float(self.engine.get_epsilon(self.delta)))
+        self.epsilon.append(spent_epsilon(self.engine.accountant.history, self.delta))
         if epoch + 1 in self.snapshots:
             self.kept[epoch + 1] = {
                 k: v.detach().cpu().clone() for k, v in self.model._module.state_dict().items()
