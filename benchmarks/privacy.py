@@ -1,8 +1,8 @@
 """Scoring every weight snapshot of a training: one batched pass against a per-snapshot loop.
 
-The membership attacks need the softmax outputs of each snapshot (epochs 20, 40, ..., 120: six)
+The membership attacks need the logits of each snapshot (epochs 20, 40, ..., 120: six)
 on every target and shadow example. The straightforward way loads each snapshot into the model and
-runs the examples one at a time; ``mgn.privacy.snapshot_probabilities`` runs each snapshot's
+runs the examples one at a time; ``mgn.privacy.snapshot_logits`` runs each snapshot's
 weights through ``torch.func.functional_call`` on batches of examples. A third column maps the
 model over all snapshots at once (``stack_module_state`` + ``vmap``), the variant the library does
 not use because it is slower on the CPU. All run side by side on the same snapshots and images (MNIST-5k-shaped and CIFAR-10-shaped random tensors,
@@ -21,7 +21,7 @@ from _timing import median_seconds
 from torch.func import functional_call, stack_module_state, vmap
 
 from mgn.device import describe_device, resolve_device
-from mgn.privacy import snapshot_probabilities
+from mgn.privacy import snapshot_logits
 from mgn.vision import CNN, MLP
 
 
@@ -32,7 +32,7 @@ def plain_scores(model, states, images) -> torch.Tensor:
     for state in states:
         model.load_state_dict(state)
         model.eval()
-        rows.append(torch.cat([model(x[None]).softmax(-1) for x in images]))
+        rows.append(torch.cat([model(x[None]) for x in images]))
     return torch.stack(rows)
 
 
@@ -48,7 +48,7 @@ def vmapped_scores(model, states, images) -> torch.Tensor:
     base = copies[0]
 
     def one(p, b, x):
-        return functional_call(base, (p, b), (x,)).softmax(-1)
+        return functional_call(base, (p, b), (x,))
 
     return torch.cat(
         [
@@ -90,9 +90,9 @@ def main() -> None:
             start = time.perf_counter()
             plain = plain_scores(model, states, images)
             plain_s = time.perf_counter() - start
-            batched = snapshot_probabilities(model, states, images, device=device)
+            batched = snapshot_logits(model, states, images, device=device)
             batched_s = median_seconds(
-                lambda m=model, s=states, x=images: snapshot_probabilities(m, s, x, device=device),
+                lambda m=model, s=states, x=images: snapshot_logits(m, s, x, device=device),
                 repeats=args.repeats,
             )
             vmapped_s = median_seconds(
@@ -101,7 +101,7 @@ def main() -> None:
             gap = (batched - plain.cpu()).abs().max().item()
             print(
                 f"{architecture.__name__:>3} on {shape}: per-snapshot, per-example loop "
-                f"{plain_s:7.2f} s   snapshot_probabilities {batched_s:6.3f} s   ratio "
+                f"{plain_s:7.2f} s   snapshot_logits {batched_s:6.3f} s   ratio "
                 f"{plain_s / batched_s:6.1f}x   (vmap over snapshots {vmapped_s:6.3f} s)   "
                 f"max |difference| {gap:.1e}"
             )

@@ -5,7 +5,8 @@ For each chapter the check functions it records (``mgn.checks``, ``mgn.biased_sg
 ``mgn.distributed.drift``) get the right input and a deliberately wrong one: a formula missing a
 term, the proxy in place of the exact form, a bias of zero, a kernel of the wrong rank, a scaling
 law with the wrong power of kappa, a drift bound without its drift term, a curve still falling, an
-untrained classifier, the clean layer in place of the mask's mean.
+untrained classifier, the clean layer in place of the mask's mean, a wrong rescaling, members and
+non-members swapped, losses from a float32 softmax, seeds too noisy to resolve a change.
 """
 
 import math
@@ -47,6 +48,19 @@ from mgn.curves import first_below, plateau_test, relative_gap
 from mgn.distributed import train_local_sgd
 from mgn.distributed.drift import DriftProbe, check_drift, fit_drift_constants, probe_drift
 from mgn.distributed.theory import expected_local_gd
+from mgn.privacy import (
+    NULL,
+    attack_snapshots,
+    cross_entropy_from_logits,
+    leak_check,
+    learns_under_mask_check,
+    loss_threshold,
+    null_paths_check,
+    paired_change,
+    resolution_check,
+    tie_check,
+    train_target_shadow,
+)
 from mgn.vision import (
     MLP,
     decline,
@@ -56,6 +70,7 @@ from mgn.vision import (
     initialised,
     learns_check,
     masked_hidden_mean,
+    membership_split,
     summarise_sweep,
     train_classifier,
 )
@@ -420,3 +435,72 @@ def test_ch7_claim_is_not_tested_on_curves_still_rising():
     assert figure4_verdict(shape, plateaued=True, at_paper_scale=True) == "confirmed"
     assert figure4_verdict(shape, plateaued=False, at_paper_scale=True) == "not tested"
     assert figure4_verdict(shape, plateaued=True, at_paper_scale=False) == "refined"
+
+
+# chapter 8: membership inference (the null across paths, ties, the leak, learning, power)
+
+
+@pytest.fixture(scope="module")
+def memorised_pairs():
+    """Two seeds of a tiny MLP target and shadow that memorise random labels of 4x4 images."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (1200, 1, 4, 4), generator=generator, dtype=torch.uint8)
+    labels = torch.randint(0, 4, (1200,), generator=generator)  # only memorisation fits them
+    split = membership_split(images, labels, group_size=300)
+
+    def make():
+        return MLP((1, 4, 4), hidden=64, n_classes=4, dropout=0.0)
+
+    options = dict(snapshots=(80,), lr=1e-2, batch_size=30, device="cpu")
+    pairs = [train_target_shadow(make, split, 0.0, 80, seed=s, **options) for s in (0, 1)]
+    return (
+        split,
+        pairs,
+        [attack_snapshots(split, pair, [80], seed=s)[80] for s, pair in enumerate(pairs)],
+    )
+
+
+def test_ch8_null_check_fails_for_a_wrong_rescaling(memorised_pairs):
+    split, pairs, records = memorised_pairs
+    assert null_paths_check("null", [r[NULL] for r in records]).passed
+    wrong = replace(split, shadow_std=2 * split.shadow_std)  # shadow-test rescaled with a wrong sd
+    found = [attack_snapshots(wrong, pair, [80])[80][NULL] for pair in pairs]
+    assert not null_paths_check("null", found).passed
+
+
+def test_ch8_leak_check_fails_with_members_and_nonmembers_swapped(memorised_pairs):
+    _, _, records = memorised_pairs
+    aucs = {a: [r[a].auc for r in records] for a in ("loss threshold", "RMIA")}
+    assert leak_check("leak", "MLP", aucs, 0.6).passed
+    swapped = {a: [1 - auc for auc in values] for a, values in aucs.items()}
+    assert not leak_check("leak", "MLP", swapped, 0.6).passed
+
+
+def test_ch8_tie_check_fails_for_float32_losses():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(200, 10, generator=generator)
+    labels = torch.randint(0, 10, (200,), generator=generator)
+    logits[:100][torch.arange(100), labels[:100]] += torch.linspace(
+        20, 40, 100
+    )  # confident members
+    float64 = cross_entropy_from_logits(logits, labels)
+    float32 = -logits.softmax(-1).gather(1, labels[:, None])[:, 0].log().numpy()
+    right = loss_threshold(float64[:100], float64[100:], n_bootstrap=0)
+    wrong = loss_threshold(float32[:100], float32[100:], n_bootstrap=0)
+    assert tie_check("ties", [right]).passed
+    assert not tie_check("ties", [wrong]).passed
+
+
+def test_ch8_learning_check_fails_for_an_untrained_model(coloured_groups):
+    train, test = coloured_groups
+    trained, untrained = accuracies(train, test, 3), accuracies(train, test, 0)
+    assert learns_under_mask_check("learns", "MLP", trained).passed
+    assert not learns_under_mask_check("learns", "MLP", untrained).passed
+
+
+def test_ch8_resolution_check_fails_for_seeds_too_noisy_to_resolve_the_change():
+    reference = np.array([0.70, 0.72, 0.69, 0.71, 0.70])
+    tight = paired_change(reference, reference - [0.10, 0.11, 0.10, 0.09, 0.10])
+    noisy = paired_change(reference, reference - [0.00, 0.20, 0.05, 0.15, 0.10])
+    assert resolution_check("power", {"CNN": tight}, 0.03).passed
+    assert not resolution_check("power", {"CNN": tight, "MLP": noisy}, 0.03).passed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,27 +13,24 @@ from torch import nn
 
 from mgn.privacy import (
     ATTACKS,
-    SeedRange,
-    attack_range,
+    NULL,
+    SeedInterval,
     attack_snapshots,
-    auc_fall,
-    distance_from_chance,
+    chance_band,
+    cross_entropy_from_logits,
     dominated,
     dp_compatible,
     dpsgd_target,
     evaluate_attack,
-    has_proper_interval,
     loss_threshold,
     ml_leaks,
-    null_attack,
-    per_example_loss,
+    over_seeds,
+    paired_change,
     rmia,
-    seed_range,
     select_snapshots,
-    snapshot_probabilities,
+    snapshot_logits,
     train_dpsgd,
     train_target_shadow,
-    true_label_probability,
 )
 from mgn.seeds import derived_seed
 from mgn.vision import MLP, as_seen_by, membership_split, train_classifier
@@ -109,7 +105,7 @@ def test_rmia_ranks_a_memorised_example_first():
 
     def p(model, part, lab):
         with torch.no_grad():
-            return true_label_probability(model(points[part]).softmax(-1), lab[part])
+            return model(points[part]).softmax(-1).gather(1, lab[part][:, None])[:, 0]
 
     result = rmia(
         p(target, members, target_labels),
@@ -125,7 +121,7 @@ def test_rmia_ranks_a_memorised_example_first():
     assert member_scores[0] > np.sort(member_scores)[-2]
 
 
-def test_snapshot_probabilities_match_the_plain_forward():
+def test_snapshot_logits_match_the_plain_forward():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
     images, labels = torch.randn(30, 5), torch.randint(0, 3, (30,))
@@ -136,17 +132,16 @@ def test_snapshot_probabilities_match_the_plain_forward():
         with torch.no_grad():
             model[0].weight.add_(0.1)
         states.append({k: v.clone() for k, v in model.state_dict().items()})
-    batched = snapshot_probabilities(model, states, images, batch_size=7, device="cpu")
+    batched = snapshot_logits(model, states, images, batch_size=7, device="cpu")
     for s, state in enumerate(states):
         model.load_state_dict(state)
         with torch.no_grad():
-            plain = model.eval()(images).softmax(-1)
+            plain = model.eval()(images)
         torch.testing.assert_close(batched[s], plain, rtol=1e-5, atol=1e-6)
-    loss = per_example_loss(batched, labels)
-    assert loss.shape == (3, 30)
-    torch.testing.assert_close(
-        loss[-1], nn.functional.cross_entropy(model(images), labels, reduction="none")
-    )
+    loss = cross_entropy_from_logits(batched, labels)
+    assert loss.shape == (3, 30) and loss.dtype == np.float64
+    expected = nn.functional.cross_entropy(model(images).double(), labels, reduction="none")
+    np.testing.assert_allclose(loss[-1], expected.detach().numpy(), rtol=1e-6)
 
 
 def test_dpsgd_epsilon_is_finite_and_grows_with_steps():
@@ -277,15 +272,16 @@ def test_attack_snapshots_gives_one_record_per_snapshot_with_each_pair_s_statist
     pair = train_target_shadow(make_tiny_mlp, split, 0.0, 3, snapshots=(1, 3), **TINY)
     records = attack_snapshots(split, pair, [1, 3], n_bootstrap=5, seed=1)
     assert list(records) == [1, 3]
-    assert all(list(record) == list(ATTACKS) for record in records.values())
+    assert all(list(record) == [*ATTACKS, NULL] for record in records.values())
     assert all(r.scores.shape == (40,) for record in records.values() for r in record.values())
     assert not np.array_equal(records[1]["RMIA"].scores, records[3]["RMIA"].scores)
 
-    def probabilities(run, images):
-        return snapshot_probabilities(run.model, [run.snapshots[3]], images)[0]
+    def loss(run, images, group):
+        logits = snapshot_logits(run.model, [run.snapshots[3]], images)[0]
+        return cross_entropy_from_logits(logits, group.labels)
 
     def p(run, images, group):
-        return true_label_probability(probabilities(run, images), group.labels)
+        return np.exp(-loss(run, images, group))
 
     def rmia_with(view):
         tt, ts, st = split.target_train, split.target_test, split.shadow_test
@@ -300,23 +296,30 @@ def test_attack_snapshots_gives_one_record_per_snapshot_with_each_pair_s_statist
             seed=1,
         )
 
-    np.testing.assert_array_equal(
-        records[3]["RMIA"].scores, rmia_with(lambda g, to: as_seen_by(split, g, to)).scores
+    np.testing.assert_allclose(
+        records[3]["RMIA"].scores,
+        rmia_with(lambda g, to: as_seen_by(split, g, to)).scores,
+        rtol=1e-12,
     )
     unconverted = rmia_with(lambda g, to: getattr(split, g).images)  # each pair's own statistics
-    assert not np.array_equal(records[3]["RMIA"].scores, unconverted.scores)
-    loss = loss_threshold(
-        per_example_loss(
-            probabilities(pair.target, split.target_train.images), split.target_train.labels
-        ),
-        per_example_loss(
-            probabilities(pair.target, split.target_test.images), split.target_test.labels
-        ),
+    assert not np.allclose(records[3]["RMIA"].scores, unconverted.scores)
+    tt, ts, st = split.target_train, split.target_test, split.shadow_test
+    threshold = loss_threshold(
+        loss(pair.target, tt.images, tt), loss(pair.target, ts.images, ts), n_bootstrap=5, seed=1
+    )
+    assert records[3]["loss threshold"].auc == threshold.auc
+    assert records[3]["loss threshold"].auc_interval == threshold.auc_interval
+    null = loss_threshold(
+        loss(pair.target, ts.images, ts),
+        loss(pair.target, as_seen_by(split, "shadow_test", "target"), st),
         n_bootstrap=5,
         seed=1,
     )
-    assert records[3]["loss threshold"].auc == loss.auc
-    assert records[3]["loss threshold"].auc_interval == loss.auc_interval
+    assert records[3][NULL].auc == null.auc
+    wrong = loss_threshold(  # shadow-test as stored, with the shadow pair's statistics
+        loss(pair.target, ts.images, ts), loss(pair.target, st.images, st), n_bootstrap=0
+    )
+    assert wrong.auc != null.auc
     with pytest.raises(ValueError, match="no snapshot was kept at epoch 2"):
         attack_snapshots(split, pair, [2])
 
@@ -328,7 +331,8 @@ def test_dpsgd_target_is_a_seeded_attack_on_a_dp_training():
     run = dpsgd_target(make_tiny_mlp, split, 1.0, 2, **options)
     assert torch.equal(torch.get_rng_state(), before)
     assert math.isfinite(run.epsilon) and run.epsilon > 0
-    assert 0 <= run.accuracy <= 1 and abs(run.accuracy * 20 - round(run.accuracy * 20)) < 1e-5
+    for accuracy in (run.accuracy, run.train_accuracy):
+        assert 0 <= accuracy <= 1 and abs(accuracy * 20 - round(accuracy * 20)) < 1e-9
     assert run.attack.scores.shape == (40,) and run.attack.labels.sum() == 20
     again = dpsgd_target(make_tiny_mlp, split, 1.0, 2, **options)
     assert (again.epsilon, again.accuracy, again.attack.auc) == (
@@ -344,70 +348,82 @@ def synthetic_attack(shift: float, seed: int, n: int = 200):
     return evaluate_attack(rng.normal(shift, 1, n), rng.normal(0, 1, n), n_bootstrap=50, seed=seed)
 
 
-def test_null_attack_is_at_chance_and_reproduces_the_loss_threshold_on_halves():
-    losses = np.random.default_rng(0).exponential(size=(2, 300))
-    result = loss_threshold(losses[0] * 0.2, losses[1], n_bootstrap=0)
-    assert result.auc > 0.8
-    null = null_attack(result, split_seed=4, n_bootstrap=50, seed=2)
-    halves = np.array_split(np.random.default_rng(4).permutation(300), 2)
-    direct = loss_threshold(losses[1][halves[0]], losses[1][halves[1]], n_bootstrap=50, seed=2)
-    assert (null.auc, null.auc_interval) == (direct.auc, direct.auc_interval)
-    assert null.auc_interval[0] < 0.5 < null.auc_interval[1]
-    assert null.labels.sum() == 150
-    with pytest.raises(ValueError, match="at least 2 non-member"):
-        null_attack(evaluate_attack([1.0, 2.0], [0.5], n_bootstrap=0), split_seed=0)
+def test_over_seeds_is_the_student_t_interval():
+    values = [0.61, 0.65, 0.63, 0.60, 0.66]
+    found = over_seeds(values)
+    half = 2.7764451051977987 * np.std(values, ddof=1) / math.sqrt(5)  # t(0.975, 4)
+    assert found == pytest.approx((0.63, 0.63 - half, 0.63 + half), abs=1e-12)
+    assert SeedInterval(0.3, 0.2, 0.4).formatted(1) == "0.3 [0.2, 0.4]"
+    for bad in ([0.5], [[0.5, 0.6]], [0.5, math.nan]):
+        with pytest.raises(ValueError, match="values"):
+            over_seeds(bad)
 
 
-def test_attack_range_pools_seeds():
-    results = [synthetic_attack(1.0, 0), synthetic_attack(1.5, 1)]
-    auc = attack_range(results)
-    assert auc.mean == pytest.approx((results[0].auc + results[1].auc) / 2, abs=1e-15)
-    assert auc.low == min(r.auc_interval[0] for r in results)
-    assert auc.high == max(r.auc_interval[1] for r in results)
-    tpr = attack_range(results, tpr_at=0.01)
-    assert tpr.high == max(r.tpr_interval[0.01][1] for r in results)
-    assert tpr.mean == pytest.approx(np.mean([r.tpr_at[0.01] for r in results]))
-    assert attack_range(results[:1]) == (results[0].auc, *results[0].auc_interval)
-    with pytest.raises(ValueError, match="tpr_at"):
-        attack_range(results, tpr_at=0.05)
-    with pytest.raises(ValueError, match="results"):
-        attack_range([])
+def test_paired_change_reads_the_per_seed_differences():
+    reference = np.array([0.70, 0.74, 0.68, 0.72, 0.71])
+    fall = paired_change(reference, reference - [0.05, 0.06, 0.04, 0.05, 0.05])
+    assert fall.direction == "falls" and fall.difference.mean == pytest.approx(-0.05)
+    assert paired_change(reference, reference + 0.03 + [0, 0.001, 0, 0.002, 0]).direction == "rises"
+    noisy = paired_change(reference, reference + [0.02, -0.03, 0.01, -0.01, 0.0])
+    assert noisy.direction == "no change"
+    # the seeds' own spread cancels: a shift shared by both arms leaves the change resolved
+    assert (
+        paired_change(reference + 10 * np.arange(5), reference + 10 * np.arange(5) - 0.05).direction
+        == "falls"
+    )
+    with pytest.raises(ValueError, match="pair the same seeds"):
+        paired_change(reference, reference[:4])
+    with pytest.raises(ValueError, match="power"):
+        paired_change(reference, reference, power=0.3)
 
 
-def test_seed_range_and_its_text():
-    assert seed_range([0.2, 0.4, 0.3]) == pytest.approx((0.3, 0.2, 0.4))
-    assert SeedRange(0.3, 0.2, 0.4).formatted() == "0.300 [0.200, 0.400]"
-    assert SeedRange(0.3, 0.2, 0.4).formatted(1) == "0.3 [0.2, 0.4]"
-    with pytest.raises(ValueError, match="values"):
-        seed_range([])
+def test_resolvable_change_is_detected_with_the_stated_power():
+    rng = np.random.default_rng(0)
+    sigma, seeds, trials = 0.01, 5, 4000
+    # the resolvable change of the true spread: (t_0.975 + t_0.8) sigma / sqrt(R), R - 1 dof
+    delta = (2.7764451051977987 + 0.9409645034011223) * sigma / math.sqrt(seeds)
+    detected = 0
+    for _ in range(trials):
+        differences = rng.normal(-delta, sigma, seeds)
+        detected += paired_change(np.zeros(seeds), differences).direction == "falls"
+    assert 0.70 <= detected / trials <= 0.86  # about 80%; the t-quantile rule is an approximation
 
 
-@pytest.mark.parametrize(
-    ("other", "expected"),
-    [
-        (SeedRange(0.60, 0.55, 0.65), "resolved fall"),
-        (SeedRange(0.90, 0.86, 0.95), "resolved rise"),
-        (SeedRange(0.78, 0.70, 0.80), "unresolved fall"),
-        (SeedRange(0.82, 0.70, 0.90), "no fall"),
-        (SeedRange(0.80, 0.70, 0.90), "no fall"),
-    ],
-)
-def test_auc_fall(other, expected):
-    assert auc_fall(SeedRange(0.80, 0.75, 0.85), other) == expected
+def test_chance_band_is_the_spread_of_a_null_auc():
+    rng = np.random.default_rng(1)
+    aucs = [
+        evaluate_attack(rng.normal(size=120), rng.normal(size=80), n_bootstrap=0).auc
+        for _ in range(3000)
+    ]
+    assert np.std(aucs) == pytest.approx(chance_band(120, 80, z=1.0), rel=0.05)
+    assert np.mean(np.abs(np.subtract(aucs, 0.5)) > chance_band(120, 80)) < 0.02  # a 99% band
+    with pytest.raises(ValueError, match="members"):
+        chance_band(0, 10)
 
 
-def test_dominated_counts_ties_as_dominated():
-    assert dominated((0.6, 0.8), [(0.6, 0.8)])
-    assert dominated((0.6, 0.8), [(0.7, 0.9), (0.55, 0.85)])
-    assert not dominated((0.6, 0.8), [(0.61, 0.9), (0.5, 0.79)])
-    assert not dominated((0.6, 0.8), [])
+def test_dominated_needs_a_resolved_difference():
+    def point(attack, accuracy, half=0.01):
+        return SeedInterval(attack, attack - half, attack + half), SeedInterval(
+            accuracy, accuracy - half, accuracy + half
+        )
+
+    assert dominated(point(0.7, 0.8), [point(0.6, 0.8)])  # weaker attack, same accuracy
+    assert dominated(point(0.7, 0.8), [point(0.7, 0.9)])  # same attack, more accurate
+    assert not dominated(point(0.7, 0.8), [point(0.695, 0.805)])  # nothing resolved
+    assert not dominated(point(0.7, 0.8), [point(0.6, 0.7)])  # weaker attack, less accurate
+    assert not dominated(point(0.7, 0.8), [])
 
 
-def test_interval_checks_of_one_attack():
-    result = synthetic_attack(1.0, 0)
-    assert has_proper_interval(result)
-    assert distance_from_chance(replace(result, auc_interval=(0.55, 0.7))) == pytest.approx(0.05)
-    assert distance_from_chance(replace(result, auc_interval=(0.3, 0.45))) == pytest.approx(0.05)
-    assert distance_from_chance(replace(result, auc_interval=(0.4, 0.6))) == 0.0
-    for bad in [(math.nan, 1.0), (0.0, math.inf), (result.auc + 0.01, 1.0)]:
-        assert not has_proper_interval(replace(result, auc_interval=bad))
+def test_spent_epsilon_is_opacus_accountant_bit_for_bit():
+    from opacus.accountants import RDPAccountant
+
+    from mgn.privacy.dpsgd import spent_epsilon
+
+    accountant = RDPAccountant()
+    for noise, rate, steps in ((1.0, 0.4, 30), (0.5, 0.4, 3), (2.0, 0.01, 50)):
+        for _ in range(steps):
+            accountant.step(noise_multiplier=noise, sample_rate=rate)
+        assert spent_epsilon(accountant.history, 1e-5) == accountant.get_epsilon(1e-5)
+    assert len(accountant.history) == 3  # a change of noise or rate starts a new entry
+    with pytest.raises(ValueError, match="history"):
+        spent_epsilon([], 1e-5)

@@ -41,14 +41,14 @@ def test_ratio_score_is_the_mean_log_likelihood_ratio_over_the_population(offlin
     z = log_ratio(t_pop, r_pop, offline_a)
     pairwise = np.log(np.exp(x[:, None] - z[None, :]) / gamma).mean(axis=1)  # log LR(x, z)/gamma
     np.testing.assert_allclose(ratio.scores, pairwise, rtol=0, atol=1e-12)
-    count = rmia(t_in, t_out, r_in, r_out, t_pop, r_pop, **options)
+    count = rmia(t_in, t_out, r_in, r_out, t_pop, r_pop, score="count", **options)
     np.testing.assert_array_equal(count.scores, (x[:, None] - z[None, :] > np.log(gamma)).mean(1))
 
 
 def test_ratio_breaks_the_ties_of_the_count_and_keeps_its_order():
     inputs = synthetic_rmia_inputs(1)
-    count = rmia(*inputs, n_bootstrap=0)
-    ratio = rmia(*inputs, score="ratio", n_bootstrap=0)
+    count = rmia(*inputs, score="count", n_bootstrap=0)
+    ratio = rmia(*inputs, n_bootstrap=0)  # the ratio by default
     assert len(np.unique(count.scores)) <= 41  # a population of 40: 41 levels for 1000 examples
     assert len(np.unique(ratio.scores)) == 1000
     top = count.scores == 1.0
@@ -59,7 +59,7 @@ def test_ratio_breaks_the_ties_of_the_count_and_keeps_its_order():
 
 
 def test_ratio_orders_members_above_nonmembers_and_reads_the_tail():
-    count = rmia(*synthetic_rmia_inputs(2), n_bootstrap=0)
+    count = rmia(*synthetic_rmia_inputs(2), score="count", n_bootstrap=0)
     ratio = rmia(*synthetic_rmia_inputs(2), score="ratio", n_bootstrap=0)
     members, nonmembers = ratio.scores[ratio.labels == 1], ratio.scores[ratio.labels == 0]
     assert ratio.auc > 0.85
@@ -76,8 +76,8 @@ def test_bad_score_is_named():
 def test_attack_snapshots_passes_the_rmia_score_through():
     split = tiny_split()
     pair = train_target_shadow(make_tiny_mlp, split, 0.0, 2, snapshots=(2,), **TINY)
-    count = attack_snapshots(split, pair, [2], n_bootstrap=0)[2]
-    ratio = attack_snapshots(split, pair, [2], rmia_score="ratio", n_bootstrap=0)[2]
+    count = attack_snapshots(split, pair, [2], rmia_score="count")[2]
+    ratio = attack_snapshots(split, pair, [2])[2]  # the ratio by default
     assert ratio["loss threshold"].auc == count["loss threshold"].auc
     assert not np.array_equal(ratio["RMIA"].scores, count["RMIA"].scores)
     more = count["RMIA"].scores[:, None] > count["RMIA"].scores[None, :]

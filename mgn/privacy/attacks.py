@@ -8,9 +8,6 @@
 * :func:`rmia`: the relative membership inference attack of Zarifzadeh, Liu and Shokri (2024) in
   its offline form: reference models trained without the examples attacked, and population
   samples known to be non-members of the target.
-* :func:`null_attack`: any attack's scores on two random halves of the target's non-members, one
-  half posing as members. No example is a member, so its AUC must sit at chance: a check of the
-  pipeline (a label mix-up or statistics of the wrong group would move it).
 """
 
 from __future__ import annotations
@@ -119,7 +116,7 @@ def loss_threshold(
     """Yeom et al. (2018): an example is a member when its loss is below a threshold.
 
     ``member_loss`` and ``nonmember_loss`` are 1-D per-example losses of the target model (the
-    cross-entropy, :func:`mgn.privacy.per_example_loss`). Sweeping the threshold gives the ROC
+    cross-entropy in float64, :func:`mgn.privacy.cross_entropy_from_logits`). Sweeping the threshold gives the ROC
     curve of the score ``-loss``; Yeom et al.'s threshold (the mean training loss) is one point on
     it.
     """
@@ -151,7 +148,7 @@ def rmia(
     *,
     offline_a: float = 0.3,
     gamma: float = 1.0,
-    score: str = "count",
+    score: str = "ratio",
     n_bootstrap: int = 200,
     seed: int = 0,
 ) -> AttackResult:
@@ -221,27 +218,3 @@ def rmia(
         n_bootstrap=n_bootstrap,
         seed=seed,
     )
-
-
-def null_attack(
-    result: AttackResult, *, split_seed: int, n_bootstrap: int = 200, seed: int = 0
-) -> AttackResult:
-    """The scores of ``result``'s non-members, split in two random halves, as an attack.
-
-    Parameters
-    ----------
-    result
-        An attack on a model; only its non-member scores (``labels == 0``) are used.
-    split_seed
-        Seed of the random permutation that cuts the non-members into two halves (the first,
-        one larger when their number is odd, poses as the members).
-    n_bootstrap, seed
-        Bootstrap resamples and seed of the intervals, as in :func:`evaluate_attack`.
-    """
-    nonmembers = result.scores[result.labels == 0]
-    if len(nonmembers) < 2:
-        raise ValueError(
-            f"result must have at least 2 non-member scores to split, got {len(nonmembers)}"
-        )
-    halves = np.array_split(np.random.default_rng(split_seed).permutation(len(nonmembers)), 2)
-    return evaluate_attack(*(nonmembers[h] for h in halves), n_bootstrap=n_bootstrap, seed=seed)

@@ -1,7 +1,7 @@
-"""Softmax outputs of every weight snapshot of one training, with the examples batched.
+"""Logits of every weight snapshot of one training, with the examples batched.
 
 The attacks of chapter 8 are evaluated at epochs 20, 40, ..., 120 of one training per kappa
-(the trainer keeps a snapshot at each). :func:`snapshot_probabilities` evaluates one copy of the
+(the trainer keeps a snapshot at each). :func:`snapshot_logits` evaluates one copy of the
 architecture with each snapshot's parameters and buffers (``torch.func.functional_call``, no model
 copies, no reloading) on batches of examples, in eval mode (dropout off, BatchNorm with its
 running statistics). Mapping the model over the stacked snapshots with ``torch.func.vmap`` as well
@@ -49,7 +49,7 @@ def select_snapshots(
 
 
 @torch.no_grad()
-def snapshot_probabilities(
+def snapshot_logits(
     model: nn.Module,
     states: Sequence[Mapping[str, torch.Tensor]],
     images: torch.Tensor,
@@ -57,7 +57,11 @@ def snapshot_probabilities(
     batch_size: int = 1024,
     device: str | torch.device = "auto",
 ) -> torch.Tensor:
-    """Softmax outputs ``(len(states), N, classes)`` of ``model`` with each state's weights.
+    """Logits ``(len(states), N, classes)`` of ``model`` with each state's weights.
+
+    Logits, not probabilities: a float32 softmax rounds a confident example's probability to 1,
+    so the attacks take losses and probabilities from them in float64
+    (:func:`mgn.privacy.cross_entropy_from_logits`).
 
     Parameters
     ----------
@@ -90,22 +94,9 @@ def snapshot_probabilities(
         outputs.append(
             torch.cat(
                 [
-                    functional_call(base, weights, (images[i : i + batch_size].to(device),))
-                    .softmax(dim=-1)
-                    .cpu()
+                    functional_call(base, weights, (images[i : i + batch_size].to(device),)).cpu()
                     for i in range(0, images.shape[0], batch_size)
                 ]
             )
         )
     return torch.stack(outputs)
-
-
-def true_label_probability(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """``probabilities[..., i, labels[i]]``: the probability of each example's true label."""
-    index = labels.to(probabilities.device).expand(*probabilities.shape[:-1])
-    return probabilities.gather(-1, index.unsqueeze(-1)).squeeze(-1)
-
-
-def per_example_loss(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy ``-log p(label)`` of each example, clamped away from log(0)."""
-    return -true_label_probability(probabilities, labels).clamp_min(1e-12).log()

@@ -1,14 +1,14 @@
-"""What the attacks of chapter 8 say: seeds pooled, a fall resolved or not, the privacy frontier.
+"""What the attacks of chapter 8 say, with training runs (seeds) as the unit of replication.
 
-* :func:`attack_range` pools one attack over seeds: the mean of the point estimates and the range
-  of the seeds' bootstrap intervals (the band of Figure 5); :func:`seed_range` does the same for
-  plain numbers (accuracies).
-* :func:`auc_fall` says how the attack AUC at a larger kappa compares with kappa = 0, from both
-  intervals (:func:`mgn.report.interval_change`) and, when they overlap, the point estimates.
-* :func:`dominated` reads the privacy-utility frontier: a defence is dominated when another is at
-  least as accurate and the attack on it at most as strong.
-* :func:`distance_from_chance` and :func:`has_proper_interval` are the checks of chapter 8 on a
-  single :class:`~mgn.privacy.AttackResult`.
+* :func:`over_seeds`: the mean of one quantity (an attack's AUC, a test accuracy) over the seeds
+  of an arm, with its Student's t interval (:func:`mgn.report.mean_interval`).
+* :func:`paired_change`: how a quantity moves from a reference arm (kappa = 0) to another (the
+  largest kappa), from the per-seed differences: the seeds share the data split, the initial
+  weights and the batch order, so the examples' own variation cancels in the difference. Its
+  ``resolvable`` is the smallest true change the run detects with probability ``power``.
+* :func:`chance_band`: how far from 1/2 an AUC of two groups drawn from one distribution strays
+  (the Mann-Whitney null), the yardstick of the null check.
+* :func:`dominated`: the privacy-utility frontier read with intervals.
 """
 
 from __future__ import annotations
@@ -18,15 +18,13 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+from scipy import stats
 
-from mgn.privacy.metrics import FPR_LEVELS, AttackResult
-from mgn.report import interval_change
-
-FALLS = ("resolved fall", "unresolved fall", "no fall", "resolved rise")
+from mgn.report import interval_change, mean_interval
 
 
-class SeedRange(NamedTuple):
-    """A quantity over seeds: its ``mean`` and a ``low``-``high`` range around it."""
+class SeedInterval(NamedTuple):
+    """A quantity over seeds: its ``mean`` and the ``low``-``high`` 95% Student's t interval."""
 
     mean: float
     low: float
@@ -37,75 +35,82 @@ class SeedRange(NamedTuple):
         return f"{self.mean:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
 
 
-def seed_range(values: Sequence[float]) -> SeedRange:
-    """Mean, smallest and largest of ``values`` (one per seed; at least one)."""
-    if len(values) == 0:
-        raise ValueError("values must hold at least one seed's value")
-    return SeedRange(float(np.mean(values)), float(min(values)), float(max(values)))
+def _per_seed(name: str, values) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 1 or array.size < 2:
+        raise ValueError(
+            f"{name} must hold one value per seed, at least 2, got shape {array.shape}"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite")
+    return array
 
 
-def attack_range(results: Sequence[AttackResult], tpr_at: float | None = None) -> SeedRange:
-    """One attack over seeds: mean point estimate and the range of the seeds' intervals.
+def over_seeds(values: Sequence[float]) -> SeedInterval:
+    """Mean of ``values`` (one per seed, at least 2) and its 95% Student's t interval."""
+    array = _per_seed("values", values)
+    low, high = mean_interval(array)
+    return SeedInterval(float(array.mean()), float(low), float(high))
 
-    Parameters
-    ----------
-    results
-        The attack on each seed's model (at least one).
-    tpr_at
-        ``None`` for the AUC; an FPR level of :data:`~mgn.privacy.FPR_LEVELS` for the TPR there.
 
-    Returns
-    -------
-    :class:`SeedRange`: the mean over seeds of the estimate, the smallest lower end and the largest
-    upper end of their 95% bootstrap intervals.
+class Change(NamedTuple):
+    """``other - reference`` over paired seeds: the mean ``difference`` with its t ``interval``,
+    its ``direction`` (``"falls"``, ``"no change"`` or ``"rises"``, from the interval) and the smallest change the run
+    resolves, ``resolvable`` (at the power :func:`paired_change` was asked for)."""
+
+    difference: SeedInterval
+    direction: str
+    resolvable: float
+
+
+def paired_change(reference: Sequence[float], other: Sequence[float], power: float = 0.8) -> Change:
+    """How ``other`` differs from ``reference``, seed by seed (both one value per seed).
+
+    The direction is ``"falls"`` when the 95% t interval of the mean difference lies below 0,
+    ``"rises"`` above 0, ``"no change"`` when it contains 0. ``resolvable`` is the minimum
+    detectable change ``(t_{0.975} + t_{power}) s / sqrt(R)`` (R seeds, s the standard deviation
+    of the differences, R - 1 degrees of freedom): a true change that large falls outside the
+    interval's reach of 0 with probability about ``power``.
     """
-    if len(results) == 0:
-        raise ValueError("results must hold at least one seed's attack")
-    if tpr_at is None:
-        points = [r.auc for r in results]
-        intervals = [r.auc_interval for r in results]
-    elif tpr_at in FPR_LEVELS:
-        points = [r.tpr_at[tpr_at] for r in results]
-        intervals = [r.tpr_interval[tpr_at] for r in results]
-    else:
-        raise ValueError(f"tpr_at must be None (the AUC) or one of {FPR_LEVELS}, got {tpr_at!r}")
-    return SeedRange(
-        float(np.mean(points)), min(i[0] for i in intervals), max(i[1] for i in intervals)
-    )
+    reference = _per_seed("reference", reference)
+    other = _per_seed("other", other)
+    if reference.shape != other.shape:
+        raise ValueError(
+            f"reference and other must pair the same seeds, got {reference.size} and {other.size}"
+        )
+    if not 0.5 <= power < 1:
+        raise ValueError(f"power must be in [0.5, 1), got {power!r}")
+    differences = other - reference
+    interval = over_seeds(differences)
+    dof = differences.size - 1
+    spread = differences.std(ddof=1) / math.sqrt(differences.size)
+    resolvable = (stats.t.ppf(0.975, dof) + stats.t.ppf(power, dof)) * spread
+    direction = interval_change((0.0, 0.0), (interval.low, interval.high))
+    return Change(interval, direction, float(resolvable))
 
 
-def auc_fall(reference: SeedRange, other: SeedRange) -> str:
-    """How the attack AUC ``other`` (a larger kappa) compares with ``reference`` (kappa = 0).
+def chance_band(members: int, nonmembers: int, z: float = 2.576) -> float:
+    """Half-width ``z sqrt((M + n + 1) / (12 M n))`` of the AUC of two same-distribution groups.
 
-    Returns one of :data:`FALLS`: ``"resolved fall"`` when ``other``'s interval lies entirely
-    below ``reference``'s, ``"resolved rise"`` when entirely above, and otherwise (the intervals
-    overlap) ``"unresolved fall"`` when the mean is lower, ``"no fall"`` when it is not.
+    The AUC of ``members`` against ``nonmembers`` scores drawn from one distribution has mean 1/2
+    and that standard deviation (Mann-Whitney); ``z = 2.576`` makes the band 99%.
     """
-    change = interval_change((reference.low, reference.high), (other.low, other.high))
-    if change == "falls":
-        return "resolved fall"
-    if change == "rises":
-        return "resolved rise"
-    return "unresolved fall" if other.mean < reference.mean else "no fall"
+    for name, count in (("members", members), ("nonmembers", nonmembers)):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"{name} must be a positive int, got {count!r}")
+    return z * math.sqrt((members + nonmembers + 1) / (12 * members * nonmembers))
 
 
-def dominated(point: tuple[float, float], others: Sequence[tuple[float, float]]) -> bool:
-    """Whether some of ``others`` is as accurate or more with an attack as weak or weaker.
+def dominated(point: Sequence[SeedInterval], others: Sequence[Sequence[SeedInterval]]) -> bool:
+    """Whether a setting ``point = (attack, accuracy)`` is dominated by one of ``others``.
 
-    Points are ``(attack strength, accuracy)`` pairs, for example the mean loss-threshold AUC and
-    the mean clean test accuracy of one defence setting.
+    Dominated: some other setting is resolved better on one axis (its attack interval lies below,
+    or its accuracy interval above, the point's) and not resolved worse on the other.
     """
     attack, accuracy = point
-    return any(a >= accuracy and s <= attack for s, a in others)
-
-
-def distance_from_chance(result: AttackResult) -> float:
-    """How far 0.5 lies outside the AUC interval of ``result`` (0 when the interval contains it)."""
-    low, high = result.auc_interval
-    return max(0.0, low - 0.5, 0.5 - high)
-
-
-def has_proper_interval(result: AttackResult) -> bool:
-    """Whether the AUC interval of ``result`` is finite and contains the AUC."""
-    low, high = result.auc_interval
-    return math.isfinite(low) and math.isfinite(high) and low <= result.auc <= high
+    for their_attack, their_accuracy in others:
+        weaker = interval_change(attack[1:], their_attack[1:])
+        better = interval_change(accuracy[1:], their_accuracy[1:])
+        if weaker != "rises" and better != "falls" and (weaker, better) != ("no change",) * 2:
+            return True
+    return False
