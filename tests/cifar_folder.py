@@ -17,22 +17,29 @@ import numpy as np
 from mgn.vision.images import CIFAR10_FOLDER, CIFAR10_TEST_BATCH, CIFAR10_TRAIN_BATCHES
 
 
-def coloured_images(n: int, seed: int, noise: float = 40.0) -> tuple[np.ndarray, list[int]]:
+def coloured_images(
+    n: int, seed: int, noise: float = 40.0, relabelled: float = 0.0
+) -> tuple[np.ndarray, list[int]]:
     """``n`` images, uint8 (n, 3072), and their labels: class colour plus noise per pixel.
 
     The ten class colours are fixed (seed 0) so that every batch shares them; ``seed`` draws the
-    labels and the noise.
+    labels and the noise. A share ``relabelled`` of the images then gets a random label, which a
+    model can only fit by memorising the image (a membership signal for chapter 8).
     """
     colours = np.random.default_rng(0).uniform(30, 225, (10, 3))
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, n)
     pixels = colours[labels][:, :, None] + noise * rng.standard_normal((n, 3, 1024))
+    flipped = rng.random(n) < relabelled
+    labels[flipped] = rng.integers(0, 10, int(flipped.sum()))
     return np.clip(pixels, 0, 255).astype(np.uint8).reshape(n, 3072), [int(v) for v in labels]
 
 
-def write_batch(path: Path, n: int, seed: int, labels=None, data=None) -> dict:
+def write_batch(
+    path: Path, n: int, seed: int, labels=None, data=None, relabelled: float = 0.0
+) -> dict:
     """One batch file at ``path``: coloured images, or the given ``labels`` and ``data``."""
-    images, drawn = coloured_images(n, seed)
+    images, drawn = coloured_images(n, seed, relabelled=relabelled)
     batch = {
         b"batch_label": b"test",
         b"labels": drawn if labels is None else labels,
@@ -43,17 +50,22 @@ def write_batch(path: Path, n: int, seed: int, labels=None, data=None) -> dict:
     return batch
 
 
-def write_cifar10(root: Path, per_batch: int = 200, test_size: int | None = None) -> list[dict]:
+def write_cifar10(
+    root: Path, per_batch: int = 200, test_size: int | None = None, relabelled: float = 0.0
+) -> list[dict]:
     """The six batches of a CIFAR-10 folder under ``root``; returns them in the pooled order.
 
     ``per_batch`` images in each training batch, ``test_size`` (default ``per_batch``) in the
-    test batch; batch ``i`` draws with seed ``i``.
+    test batch; batch ``i`` draws with seed ``i``; ``relabelled`` as in :func:`coloured_images`.
     """
     folder = Path(root) / CIFAR10_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     batches = [
-        write_batch(folder / name, per_batch, i) for i, name in enumerate(CIFAR10_TRAIN_BATCHES)
+        write_batch(folder / name, per_batch, i, relabelled=relabelled)
+        for i, name in enumerate(CIFAR10_TRAIN_BATCHES)
     ]
     test_size = per_batch if test_size is None else test_size
-    batches.append(write_batch(folder / CIFAR10_TEST_BATCH, test_size, len(batches)))
+    batches.append(
+        write_batch(folder / CIFAR10_TEST_BATCH, test_size, len(batches), relabelled=relabelled)
+    )
     return batches
