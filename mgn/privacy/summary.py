@@ -3,8 +3,8 @@
 * :func:`over_seeds`: the mean of one quantity (an attack's AUC, a test accuracy) over the seeds
   of an arm, with its Student's t interval (:func:`mgn.report.mean_interval`).
 * :func:`paired_change`: how a quantity moves from a reference arm (kappa = 0) to another (the
-  largest kappa), from the per-seed differences: the seeds share the data split, the initial
-  weights and the batch order, so the examples' own variation cancels in the difference. Its
+  largest kappa), from the per-seed differences: both arms of a seed share the data split and
+  the initial weights, so the examples' own variation cancels in the difference. Its
   ``resolvable`` is the smallest true change the run detects with probability ``power``.
 * :func:`chance_band`: how far from 1/2 an AUC of two groups drawn from one distribution strays
   (the Mann-Whitney null), the yardstick of the null check.
