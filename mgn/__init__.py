@@ -72,6 +72,7 @@ _MODULE_OF = {
     "Claim": "mgn.records",
     "Identity": "mgn.records",
     "Results": "mgn.records",
+    "recorded_values": "mgn.records",
     "mask_moments": "mgn.smoothed",
     "smoothed_neuron": "mgn.smoothed",
     "smoothed_neuron_grad": "mgn.smoothed",

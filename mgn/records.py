@@ -196,3 +196,17 @@ class Results:
             names = ", ".join(c.name for c in self.failed)
             raise CheckFailed(f"{len(self.failed)} check(s) failed: {names}\n{self}")
         return self
+
+
+def recorded_values(notebook: str) -> dict[str, float] | None:
+    """The values ``notebook`` recorded in this build, or ``None`` when there are none.
+
+    Read from ``$MGN_RESULTS_DIR/<notebook>.json``, where ``python -m mgn execute`` writes each
+    notebook's results (chapter 8 compares its gaps with chapter 7's). ``None`` when the caller
+    runs outside such a build or ``notebook`` has not been executed in it.
+    """
+    directory = os.environ.get(RESULTS_DIR_ENV)
+    path = Path(directory) / f"{notebook}.json" if directory else None
+    if path is None or not path.is_file():
+        return None
+    return json.loads(path.read_text())["values"]

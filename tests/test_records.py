@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from mgn.records import RESULTS_DIR_ENV, Check, CheckFailed, Results
+from mgn.records import RESULTS_DIR_ENV, Check, CheckFailed, Results, recorded_values
 
 
 def test_check_directions():
@@ -79,3 +79,14 @@ def test_a_verdict_outside_the_four_is_refused():
     results.claim("ball", "paper", "measured", "refined")
     with pytest.raises(ValueError, match="'ball'"):
         results.claim("ball", "paper", "measured", "refined")
+
+
+def test_recorded_values_reads_the_build_s_results_or_says_there_are_none(tmp_path, monkeypatch):
+    monkeypatch.delenv(RESULTS_DIR_ENV, raising=False)
+    assert recorded_values("07_accuracy") is None  # outside a build
+    monkeypatch.setenv(RESULTS_DIR_ENV, str(tmp_path))
+    assert recorded_values("07_accuracy") is None  # not executed in this build
+    results = Results("07_accuracy", "smoke")
+    results.value("mlp_gap_kappa_0", 0.088)
+    results.finish()
+    assert recorded_values("07_accuracy") == {"mlp_gap_kappa_0": 0.088}
