@@ -5,16 +5,24 @@ pickled dicts with ``b"data"`` (uint8, (n, 3072), channel-major 3x32x32) and ``b
 the real files are, so that a chapter reads it through the same loader and branch as CIFAR-10.
 The images are random but learnable: each class has its own colour, every pixel is that colour
 plus Gaussian noise (a colour survives the crop and flip of the standard augmentation).
+:func:`execute_on_cifar` runs a chapter on such a folder.
 """
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
 import numpy as np
+import papermill
+import pytest
 
+from mgn.book.execute import check_parameters, convert, mode_parameters
+from mgn.book.layout import Layout
+from mgn.records import RESULTS_DIR_ENV
 from mgn.vision.images import CIFAR10_FOLDER, CIFAR10_TEST_BATCH, CIFAR10_TRAIN_BATCHES
+from tests.repository import ROOT
 
 
 def coloured_images(
@@ -69,3 +77,28 @@ def write_cifar10(
         write_batch(folder / CIFAR10_TEST_BATCH, test_size, len(batches), relabelled=relabelled)
     )
     return batches
+
+
+def execute_on_cifar(stem: str, data_root: Path, results_root: Path, **extra) -> dict:
+    """Execute chapter ``stem`` in smoke mode with ``cifar_root=data_root``; return its results.
+
+    The notebook runs as ``python -m mgn execute`` runs it (the smoke mode's parameters, plus
+    ``extra``), with its results written under ``results_root``.
+    """
+    parameters = {**mode_parameters(Layout(ROOT, "smoke"), stem), "cifar_root": str(data_root)}
+    parameters.update(extra)
+    notebook = convert(ROOT / "notebooks" / f"{stem}.py", results_root / f"{stem}.ipynb")
+    check_parameters(notebook, parameters)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(RESULTS_DIR_ENV, str(results_root))
+        patch.delenv("MPLBACKEND", raising=False)
+        papermill.execute_notebook(
+            str(notebook),
+            str(results_root / "executed.ipynb"),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(ROOT / "notebooks"),
+            progress_bar=False,
+            execution_timeout=600,
+        )
+    return json.loads((results_root / f"{stem}.json").read_text())

@@ -5,16 +5,9 @@ images); the chapter runs with the smoke mode's parameters plus ``cifar_root``, 
 CIFAR-10 run (the parameters that default to the paper's) run too, shrunk, on the CPU.
 """
 
-import json
-
-import papermill
 import pytest
 
-from mgn.book.execute import check_parameters, convert, mode_parameters
-from mgn.book.layout import Layout
-from mgn.records import RESULTS_DIR_ENV
-from tests.cifar_folder import write_cifar10
-from tests.repository import ROOT
+from tests.cifar_folder import execute_on_cifar, write_cifar10
 
 
 @pytest.fixture(scope="module")
@@ -22,26 +15,7 @@ def chapter7_on_cifar(tmp_path_factory):
     """The results of chapter 7 executed on a CIFAR-10 folder of 6 x 500 images."""
     root = tmp_path_factory.mktemp("cifar")
     write_cifar10(root / "data", per_batch=500)
-    parameters = {
-        **mode_parameters(Layout(ROOT, "smoke"), "07_accuracy"),
-        "cifar_root": str(root / "data"),
-        "device": "cpu",
-    }
-    notebook = convert(ROOT / "notebooks" / "07_accuracy.py", root / "07_accuracy.ipynb")
-    check_parameters(notebook, parameters)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(RESULTS_DIR_ENV, str(root))
-        patch.delenv("MPLBACKEND", raising=False)
-        papermill.execute_notebook(
-            str(notebook),
-            str(root / "executed.ipynb"),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(ROOT / "notebooks"),
-            progress_bar=False,
-            execution_timeout=600,
-        )
-    return json.loads((root / "07_accuracy.json").read_text())
+    return execute_on_cifar("07_accuracy", root / "data", root, device="cpu")
 
 
 def test_chapter7_reads_cifar10_and_evaluates_on_the_official_test_images(chapter7_on_cifar):

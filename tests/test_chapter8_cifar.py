@@ -8,16 +8,9 @@ default to the paper's: ``group_size``, ``mlp_hidden``, ``cnn_channels``, ``cnn_
 ``cnn_epochs``) run too, shrunk, on the CPU.
 """
 
-import json
-
-import papermill
 import pytest
 
-from mgn.book.execute import check_parameters, convert, mode_parameters
-from mgn.book.layout import Layout
-from mgn.records import RESULTS_DIR_ENV
-from tests.cifar_folder import write_cifar10
-from tests.repository import ROOT
+from tests.cifar_folder import execute_on_cifar, write_cifar10
 
 
 @pytest.fixture(scope="module")
@@ -25,25 +18,8 @@ def chapter8_on_cifar(tmp_path_factory):
     """The results and the executed notebook of chapter 8 on a CIFAR-10 folder of 6 x 200 images."""
     root = tmp_path_factory.mktemp("cifar")
     write_cifar10(root / "data", per_batch=200, relabelled=0.5)
-    parameters = {
-        **mode_parameters(Layout(ROOT, "smoke"), "08_privacy"),
-        "cifar_root": str(root / "data"),
-    }
-    notebook = convert(ROOT / "notebooks" / "08_privacy.py", root / "08_privacy.ipynb")
-    check_parameters(notebook, parameters)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(RESULTS_DIR_ENV, str(root))
-        patch.delenv("MPLBACKEND", raising=False)
-        papermill.execute_notebook(
-            str(notebook),
-            str(root / "executed.ipynb"),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(ROOT / "notebooks"),
-            progress_bar=False,
-            execution_timeout=600,
-        )
-    return json.loads((root / "08_privacy.json").read_text()), (root / "executed.ipynb").read_text()
+    results = execute_on_cifar("08_privacy", root / "data", root)
+    return results, (root / "executed.ipynb").read_text()
 
 
 def test_chapter8_reads_cifar10_with_the_cifar_settings(chapter8_on_cifar):
