@@ -118,6 +118,23 @@ def test_pairs_near_rho_one_take_the_closed_form():
     assert ((split - reference).abs() / reference.abs()).max() < 1e-12
 
 
+def test_one_neuron_across_the_band_and_its_gradient():
+    # no pairs: Var_c f is the linear term and the neuron's own term Var(relu g) - s^2 Phi(t)^2,
+    # here for t = z / s from deep in the lower tail (where the term is all of Var_c f) to deep
+    # in the upper one
+    X = torch.stack((torch.ones(41), torch.linspace(-8.4, 8.4, 41)), 1).double()
+    W = torch.tensor([[0.0, 1.0]], dtype=torch.float64, requires_grad=True)
+    a = torch.tensor([1.7], dtype=torch.float64)
+    mask = AdditiveGaussian(1.0)  # s = 1 and z = x_2 for every input
+    results = []
+    for variance in (kink_band_variance, all_pairs_variance):
+        values = variance(W, a, X, mask, *mask.moments(W, X))
+        results.append((values.detach(), torch.autograd.grad(values.sum(), W)[0]))
+    (split, grad), (reference, reference_grad) = results
+    assert ((split - reference).abs() / reference).max() < 1e-12
+    torch.testing.assert_close(grad, reference_grad, rtol=1e-11, atol=1e-13)
+
+
 def test_float32_agrees_with_float64_to_its_round_off():
     W, a, X, _ = problem(seed=9)
     for kappa in (0.05, 1.0):
