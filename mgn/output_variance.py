@@ -124,7 +124,7 @@ def _band_excess(W, a, X, mask, z, s, inside) -> torch.Tensor:
     """sum_{r < r' in the band} a_r a_r' s_r s_r' J_rr' for every input, (n,).
 
     Inputs go in decreasing order of band size, in chunks of similar size, to
-    :func:`mgn.relu_pairs.pair_excess_sum`; the pairs with |rho| >= 0.925 it leaves out take the
+    :func:`mgn.relu_pairs.pair_excess_sum`; the pairs with |rho| >= 0.99 it leaves out take the
     closed form of :func:`mgn.relu_covariance`, all in one call.
     """
     counts = inside.sum(1)

@@ -9,10 +9,14 @@ integrated from c = 0, then by parts, gives
 the closed form of :func:`mgn.relu_covariance` with a single integral of the bivariate normal
 density phi2 (Plackett's integrand). Over the pairs of a family the first term is a quadratic form
 (the caller sums it at once); :func:`pair_excess_sum` sums the second, the excess. J is integrated
-in u = tan(asin(t) / 2), where the integrand is rational but for one exp, by Genz's 12-point
-Gauss-Legendre rule (``mgn.bivariate.LOW_CORRELATION_RULES``; below 1e-15 here, as in Genz's
-theta = asin(t)) for |rho| < 0.75 and by the same rule on both halves of the interval for
-0.75 <= |rho| < 0.925; pairs with |rho| >= 0.925 are returned to the caller, for the closed form.
+in u = tan(asin(t) / 2), where the integrand is rational but for one exp, from 0 to
+T = tan(asin(rho) / 2), by Genz's 12-point Gauss-Legendre rule (``mgn.bivariate.
+LOW_CORRELATION_RULES``; below 1e-15 here, as in Genz's theta = asin(t)) for |rho| < 0.75, by the
+same rule on both halves of [0, T] for 0.75 <= |rho| < 0.925 and on the four pieces [0, T/2],
+[T/2, 3T/4], [3T/4, 7T/8], [7T/8, T] for 0.925 <= |rho| < 0.99: every piece lies at least 2.9 of
+its half-widths from the integrand's singularity at u = 1, as the whole interval does for
+|rho| < 0.75, so the rule keeps its accuracy (more than the closed form's, whose terms cancel for
+large |h|). Pairs with |rho| >= 0.99 are returned to the caller, for the closed form.
 The partial derivatives come from the same nodes: dJ/drho = int_0^rho phi2 dt, dJ/dh1 =
 int_0^rho (rho - t) phi2 (t h2 - h1) / (1 - t^2) dt, and, as s1 s2 J is homogeneous of degree one
 in (mu1, s1, c) (h1 and rho do not change when the three scale together), Euler's identity gives
@@ -39,7 +43,11 @@ from mgn.bivariate import LOW_CORRELATION_RULES
 
 _INV_TWO_PI = 1.0 / (2.0 * math.pi)
 _, _MAIN_UPPER, _NODES = LOW_CORRELATION_RULES[1]  # Genz's 12-point rule, |rho| < 0.75
-_CLOSED_FORM = LOW_CORRELATION_RULES[-1][1]  # 0.925: the 12-point rule on halves below it
+_HALVES_UPPER = LOW_CORRELATION_RULES[-1][1]  # 0.925: the 12-point rule on halves below it
+_CLOSED_FORM = 0.99  # the rule on four pieces below it, the closed form from it on
+# The pieces of [0, T] (fractions of T) for 0.75 <= |rho| < 0.925 and 0.925 <= |rho| < 0.99.
+_HALVES = ((0.0, 0.5), (0.5, 1.0))
+_QUARTERS = ((0.0, 0.5), (0.5, 0.75), (0.75, 0.875), (0.875, 1.0))
 # Batches of at least this many pairs run compiled by default.
 FUSE_MIN_PAIRS = 2**17
 # Pairs per eager kernel call on the CPU: its temporaries stay in cache. A compiled call takes
@@ -189,7 +197,7 @@ def _run(kernel, pairs: torch.Tensor, *args, fused: bool):
 
 
 class _ExcessSum(torch.autograd.Function):
-    """Per row, sum of a1 a2 s1 s2 J over the pairs of its members with |rho| < 0.925.
+    """Per row, sum of a1 a2 s1 s2 J over the pairs of its members with |rho| < 0.99.
 
     Inputs: the members' z, s, a (rows, width), their pairs' covariances (rows, T) in the order
     of ``torch.triu_indices(width, width, 1)``, the counts and ``fused``. Outputs the sums and the
@@ -233,9 +241,14 @@ class _ExcessSum(torch.autograd.Function):
             rare.append(outside)
         sums, rare = torch.cat(sums), torch.cat(rare)
         left = rare
-        for piece in ((0.0, 0.5), (0.5, 1.0)) if rare.numel() else ():
-            values, left = run(rare, piece, _CLOSED_FORM)
+        if rare.numel():  # the first halves, then the second ones or three pieces of them
+            values, left = run(rare, _HALVES[0], _CLOSED_FORM)
             sums.index_add_(0, rare // per_row, values)
+            values, high = run(rare, _HALVES[1], _HALVES_UPPER)
+            sums.index_add_(0, rare // per_row, values)
+            for piece in _QUARTERS[1:] if high.numel() else ():
+                values, left = run(high, piece, _CLOSED_FORM)
+                sums.index_add_(0, high // per_row, values)
         ctx.save_for_backward(*partial_sums)
         ctx.mark_non_differentiable(left)
         return sums, left
@@ -253,7 +266,7 @@ def pair_excess_sum(z, s, a, cov, members, counts, *, fused: bool | None = None)
     """Per row, the sum over pairs r < r' of its members of a_r a_r' s_r s_r' J_rr'.
 
     s_r s_r' J_rr' = Cov(relu g_r, relu g_r') - c_rr' Phi(z_r/s_r) Phi(z_r'/s_r') (module
-    docstring), for pairs with |rho| < 0.925; the others are left out and listed.
+    docstring), for pairs with |rho| < 0.99; the others are left out and listed.
 
     Parameters
     ----------
