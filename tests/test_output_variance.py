@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import mgn.expected_loss as expected_loss_module
+import mgn.output_variance as output_variance_module
 from mgn.data import init_network, sphere_teacher_data
 from mgn.expected_loss import (
     all_pairs_variance,
@@ -116,6 +117,20 @@ def test_pairs_near_rho_one_take_the_closed_form():
     W[5] = W[4] + 0.05 * W[6]  # |rho| just under 1
     split, reference = both(W, a, X, GaussianMask(0.5))
     assert ((split - reference).abs() / reference.abs()).max() < 1e-12
+
+
+def test_blocks_of_inputs_and_pairs_near_rho_one_in_each():
+    W, a, X, _ = problem(n=40, m=8, seed=12)
+    W[1] = 1.1 * W[0]  # rho = 1 on every input, hence in every block
+    mask = GaussianMask(0.5)
+    z, s = mask.moments(W, X)
+    whole = kink_band_variance(W, a, X, mask, z, s)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(output_variance_module, "_PAIRS_PER_CHUNK", 200)  # blocks of 8 inputs
+        blocks = kink_band_variance(W, a, X, mask, z, s)
+    torch.testing.assert_close(blocks, whole, rtol=1e-14, atol=0)
+    reference = all_pairs_variance(W, a, X, mask, z, s)
+    assert ((blocks - reference).abs() / reference).max() < 1e-12
 
 
 def test_one_neuron_across_the_band_and_its_gradient():
