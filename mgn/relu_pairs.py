@@ -203,7 +203,7 @@ def _weight_partials(q, row, start, members, h, s, a, cov, cov_sums, lo, hi, upp
     return _pair_partials(*args, weights=True)
 
 
-_COMPILED_SLICE = {_values: 2**18, _partials: 2**16, _weight_partials: 2**16}
+_COMPILED_SLICE = {_values: 2**18, _partials: 2**17, _weight_partials: 2**17}
 
 
 def _compiling(device: torch.device) -> bool:
@@ -280,11 +280,15 @@ class _ExcessSum(torch.autograd.Function):
             fused = total >= FUSE_MIN_PAIRS
         fused = fused and rows > 1 and m > 2  # a size of 1 would compile anew
 
+        numbers = {}  # the 0-dim tensors of the pieces and bounds
+
         def run(q, piece, upper):
             """Adds the values of the pairs ``q`` over the ``piece`` (lo, hi) of their interval
-            (and their partials) to ``totals``; returns the q of those outside |rho| < upper."""
-            numbers = [torch.tensor(v, dtype=z.dtype, device=z.device) for v in (*piece, upper)]
-            value, outside, f, *rest = _run(kernel, q, *args, *numbers, fused=fused)
+            (and their partials) to ``totals``; returns the mask of those outside |rho| < upper."""
+            for v in (*piece, upper):
+                numbers.setdefault(v, torch.tensor(v, dtype=z.dtype, device=z.device))
+            bounds = (numbers[v] for v in (*piece, upper))
+            value, outside, f, *rest = _run(kernel, q, *args, *bounds, fused=fused)
             if not grads:
                 totals.scatter_add_(0, f, value)
             else:
@@ -293,20 +297,21 @@ class _ExcessSum(torch.autograd.Function):
                 pairs = zip(totals[1:], partials[0::2], partials[1::2], strict=True)
                 for total, first, second in pairs:
                     total.scatter_add_(0, f, first).scatter_add_(0, g, second)
-            return q[outside.nonzero().squeeze(1)]
+            return outside
 
         block = _COMPILED_SLICE[kernel]
-        slices = (
-            torch.arange(b, min(b + block, total), device=z.device) for b in range(0, total, block)
-        )
-        rare = [run(q, (0.0, 1.0), _MAIN_UPPER) for q in slices]
-        rare = torch.cat(rare) if rare else per_row[:0]
+        starts = range(0, total, block)
+        outside = [
+            run(torch.arange(b, min(b + block, total), device=z.device), (0.0, 1.0), _MAIN_UPPER)
+            for b in starts
+        ]
+        rare = torch.cat(outside).nonzero().squeeze(1) if outside else per_row[:0]
         left = rare
         if rare.numel():  # the first halves, then the second ones or three pieces of them
-            left = run(rare, _HALVES[0], _CLOSED_FORM)
-            high = run(rare, _HALVES[1], _HALVES_UPPER)
+            left = rare[run(rare, _HALVES[0], _CLOSED_FORM)]
+            high = rare[run(rare, _HALVES[1], _HALVES_UPPER)]
             for piece in _QUARTERS[1:] if high.numel() else ():
-                left = run(high, piece, _CLOSED_FORM)
+                left = high[run(high, piece, _CLOSED_FORM)]
         totals = totals.view(*totals.shape[:-1], _COPIES, rows, -1).sum(-3)
         sums = totals.view(-1) if not grads else totals[0].sum(1)
         if grads:
