@@ -26,17 +26,24 @@ below the float64 resolution of Var_c f unless its terms cancel to 1e-4 of their
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from mgn.bivariate import relu_covariance, relu_variance
+from mgn.bivariate import relu_covariance
 from mgn.masks import resolve_mask
 from mgn.relu_pairs import FUSE_MIN_PAIRS, pair_excess_sum
 from mgn.validation import check_weights_and_inputs
 
 # The kink band |z| < KINK_BAND s (see the module docstring).
 KINK_BAND = 8.5
-# Pairs of the band (padded to a chunk's largest band) handled at once: bounds memory.
+# Covariances formed at once (for a block of inputs): bounds memory.
 _PAIRS_PER_CHUNK = 2**21
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+# (switch, levels) of the continued fraction for psi_k(u), as in mgn.smoothed: below ~1e-12 relative
+# error in float64, ~1e-5 in float32.
+_CONTINUED_FRACTION = {torch.float64: (4.0, 20), torch.float32: (2.0, 12)}
 
 
 def _kink_bands(z: torch.Tensor, s: torch.Tensor, band: float = KINK_BAND):
@@ -47,65 +54,88 @@ def _kink_bands(z: torch.Tensor, s: torch.Tensor, band: float = KINK_BAND):
     return t, positive & (t.abs() < band), positive & (t >= band)
 
 
-def _row_chunks(per_row: list[int], budget: int) -> list[slice]:
-    """Runs of rows (sorted by decreasing pair count) of at most ``budget`` pairs when padded to
-    the first row's count, none with under half of it (a larger row stands alone)."""
-    chunks, start = [], 0
-    for row, count in enumerate(per_row):
-        padded = (row - start + 1) * per_row[start]
-        if row > start and (padded > budget or 2 * count < per_row[start]):
-            chunks.append(slice(start, row))
-            start = row
-    chunks.append(slice(start, len(per_row)))
-    return chunks
+class _DiagonalExcess(torch.autograd.Function):
+    """Var(relu g) - s^2 Phi(z/s)^2 for g ~ N(z, s^2), s > 0 (inputs of one shape): a neuron's
+    term of the split's second sum.
 
-
-def _member_covariances(W, variance, members, full: bool) -> torch.Tensor:
-    """(rows, width (width - 1) / 2) covariances c_rr' = sum_k Var(x~_ik) w_rk w_r'k of the
-    members' pairs of each row, in the order of ``torch.triu_indices(width, width, 1)``.
-
-    ``full``: every row's members are all m neurons in order (one GEMM over the pairs); else
-    each row's (width, width) matrix, then its upper triangle.
+    With u = |z| / s, Q = Phi(-u) and psi_k(u) = E[relu(g' - u)^k], g' ~ N(0, 1) (chapter 1), it
+    is s^2 D with D = psi_2 - psi_1^2 - Q^2 for either sign of z (for z > 0 write
+    relu g = g + relu(-g)): its terms are of the size of phi(u), so nothing of the size of s^2
+    cancels. psi_1 = phi - u Q and psi_2 = (1 + u^2) Q - u phi cancel as u grows: past a switch
+    point they come from Laplace's continued fraction of the Mills ratio, as in
+    :mod:`mgn.smoothed`. dD/dt = -sign(t) E with E = 2 (psi_1 (1 - Q) - Q phi), hence the partials
+    s dD/dt in z and s (2 D + u E) in s.
     """
-    width = members.shape[1]
-    earlier, later = torch.triu_indices(width, width, 1, device=W.device)
-    if full:
-        return variance @ (W[earlier] * W[later]).T
-    weights = W[members]  # (rows, width, d)
-    return ((weights * variance[:, None, :]) @ weights.transpose(1, 2))[:, earlier, later]
+
+    @staticmethod
+    def forward(ctx, z, s):
+        u = (z.abs() / s).clamp(max=40.0)  # phi(40) = 0 in float64
+        density = torch.exp(-0.5 * u * u) * _INV_SQRT_2PI
+        tail = 0.5 * torch.special.erfc(u * _INV_SQRT_2)
+        switch, levels = _CONTINUED_FRACTION[u.dtype]
+        d = 0.5 * (torch.sqrt(u * u + 4.0 * (levels + 1)) - u)
+        for k in range(levels, 1, -1):
+            d = k / (u + d)  # d = 2 / (u + 3 / (u + ...))
+        c = 1.0 / (u + d)
+        far = u >= switch
+        first = torch.where(far, density * c / (u + c), density - u * tail)
+        second = torch.where(
+            far, density * d / ((u + d) * (u + c)), (1.0 + u * u) * tail - u * density
+        )
+        excess = second - first * first - tail * tail
+        ctx.save_for_backward(z, s, u, excess, 2.0 * (first * (1.0 - tail) - tail * density))
+        return s * s * excess
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, s, u, excess, slope = ctx.saved_tensors
+        return -torch.sign(z) * s * slope * grad, s * (2.0 * excess + u * slope) * grad
+
+
+def _band_covariances(W, variance, inside, width: int) -> torch.Tensor:
+    """The covariances c_rr' = sum_k Var(x~_ik) w_rk w_r'k that :func:`pair_excess_sum` reads.
+
+    Among each row's ``width`` first members (the neurons ``inside``, increasing; others after
+    them), (rows, width, width), when that is fewer than the m (m - 1) / 2 pairs of all neurons;
+    else those pairs', (rows, m (m - 1) / 2) in the order of ``torch.tril_indices(m, m, -1)``: one
+    product either way.
+    """
+    m = W.shape[0]
+    if width * width < m * (m - 1) // 2:
+        members = torch.argsort((~inside).to(torch.uint8), dim=1, stable=True)[:, :width]
+        weights = W[members]  # (rows, width, d)
+        return (weights * variance[:, None, :]) @ weights.transpose(1, 2)
+    later, earlier = torch.tril_indices(m, m, -1, device=W.device)
+    products = W.T[:, later] * W.T[:, earlier]  # (d, pairs), contiguous: the fast backward product
+    return variance @ products
 
 
 def _band_excess(W, a, X, mask, z, s, inside) -> torch.Tensor:
     """sum_{r < r' in the band} a_r a_r' s_r s_r' J_rr' for every input, (n,).
 
-    Inputs go in decreasing order of band size, in chunks of similar size, to
-    :func:`mgn.relu_pairs.pair_excess_sum`; the pairs with |rho| >= 0.925 it leaves out take the
-    closed form of :func:`mgn.relu_covariance`, all in one call.
+    Blocks of inputs go to :func:`mgn.relu_pairs.pair_excess_sum` with their pairs' covariances
+    (:func:`_band_covariances`); the pairs with |rho| >= 0.99 it leaves out take the closed form
+    of :func:`mgn.relu_covariance`, all in one call.
     """
     counts = inside.sum(1)
-    order = torch.argsort(counts, descending=True, stable=True)
-    per_row = (counts * (counts - 1) // 2)[order].tolist()
-    fused = sum(per_row) >= FUSE_MIN_PAIRS
-    rows, sums, left = [], [], []
-    for chunk in _row_chunks(per_row, _PAIRS_PER_CHUNK):
-        part = order[chunk]
-        width = int(counts[part[0]])
-        if width < 2:
-            break
-        members = torch.argsort((~inside[part]).to(torch.uint8), dim=1, stable=True)[:, :width]
-        full = width == W.shape[0] and bool((counts[part] == width).all())
-        cov = _member_covariances(W, mask.input_variance(X[part]), members, full)
-        excess, high = pair_excess_sum(z[part], s[part], a, cov, members, counts[part], fused=fused)
-        rows.append(part)
+    fused = int((counts * (counts - 1) // 2).sum()) >= FUSE_MIN_PAIRS
+    width = int(counts.max()) if counts.numel() else 0
+    m = W.shape[0]
+    per_row = min(width * width, m * (m - 1) // 2)
+    blocks = -(-X.shape[0] * per_row // _PAIRS_PER_CHUNK)
+    rows = max(1, -(-X.shape[0] // max(blocks, 1)))  # blocks of equal size
+    variance = mask.input_variance(X)
+    sums, left = [], []
+    for start in range(0, X.shape[0], rows):
+        part = slice(start, start + rows)
+        cov = _band_covariances(W, variance[part], inside[part], width)
+        excess, high = pair_excess_sum(z[part], s[part], a, cov, inside[part], fused=fused)
         sums.append(excess)
-        left.append(torch.cat((part[high[:, :1]], high[:, 1:]), 1))
-    excess = z.new_zeros(z.shape[0])
-    if not rows:
-        return excess
-    excess = excess.index_put((torch.cat(rows),), torch.cat(sums))
+        left.append(torch.cat((high[:, :1] + start, high[:, 1:]), 1))
+    excess = torch.cat(sums)
     i, r1, r2 = torch.cat(left).unbind(1)
     if i.numel():
-        cov = (mask.input_variance(X[i]) * W[r1] * W[r2]).sum(1)
+        cov = (variance[i] * W[r1] * W[r2]).sum(1)
         z1, z2, s1, s2 = z[i, r1], z[i, r2], s[i, r1], s[i, r2]
         product = torch.special.ndtr(z1 / s1) * torch.special.ndtr(z2 / s2)
         closed = relu_covariance(z1, z2, s1, s2, cov) - cov * product
@@ -125,9 +155,8 @@ def kink_band_variance(W, a, X, mask, z, s, band: float = KINK_BAND) -> torch.Te
     t, inside, on = _kink_bands(z, s, band)
     gate = torch.where(inside, torch.special.ndtr(t), on.to(z.dtype))
     linear = (mask.input_variance(X) * ((gate * a) @ W).square()).sum(1)
-    z_band, s_band, gate_band = z[inside], s[inside], gate[inside]
-    diagonal = relu_variance(z_band, s_band) - (s_band * gate_band).square()
-    correction = z.new_zeros(z.shape).index_put(torch.nonzero(inside, as_tuple=True), diagonal)
+    diagonal = _DiagonalExcess.apply(z, torch.where(inside, s, 1.0))
+    correction = torch.where(inside, diagonal, 0.0)
     excess = _band_excess(W, a, X, mask, z, s, inside)
     return (linear + correction @ (a * a) + 2.0 * excess) / W.shape[0]
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import mgn.expected_loss as expected_loss_module
+import mgn.output_variance as output_variance_module
 from mgn.data import init_network, sphere_teacher_data
 from mgn.expected_loss import (
     all_pairs_variance,
@@ -116,6 +117,37 @@ def test_pairs_near_rho_one_take_the_closed_form():
     W[5] = W[4] + 0.05 * W[6]  # |rho| just under 1
     split, reference = both(W, a, X, GaussianMask(0.5))
     assert ((split - reference).abs() / reference.abs()).max() < 1e-12
+
+
+def test_blocks_of_inputs_and_pairs_near_rho_one_in_each():
+    W, a, X, _ = problem(n=40, m=8, seed=12)
+    W[1] = 1.1 * W[0]  # rho = 1 on every input, hence in every block
+    mask = GaussianMask(0.5)
+    z, s = mask.moments(W, X)
+    whole = kink_band_variance(W, a, X, mask, z, s)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(output_variance_module, "_PAIRS_PER_CHUNK", 200)  # blocks of 8 inputs
+        blocks = kink_band_variance(W, a, X, mask, z, s)
+    torch.testing.assert_close(blocks, whole, rtol=1e-14, atol=0)
+    reference = all_pairs_variance(W, a, X, mask, z, s)
+    assert ((blocks - reference).abs() / reference).max() < 1e-12
+
+
+def test_one_neuron_across_the_band_and_its_gradient():
+    # no pairs: Var_c f is the linear term and the neuron's own term Var(relu g) - s^2 Phi(t)^2,
+    # here for t = z / s from deep in the lower tail (where the term is all of Var_c f) to deep
+    # in the upper one
+    X = torch.stack((torch.ones(41), torch.linspace(-8.4, 8.4, 41)), 1).double()
+    W = torch.tensor([[0.0, 1.0]], dtype=torch.float64, requires_grad=True)
+    a = torch.tensor([1.7], dtype=torch.float64)
+    mask = AdditiveGaussian(1.0)  # s = 1 and z = x_2 for every input
+    results = []
+    for variance in (kink_band_variance, all_pairs_variance):
+        values = variance(W, a, X, mask, *mask.moments(W, X))
+        results.append((values.detach(), torch.autograd.grad(values.sum(), W)[0]))
+    (split, grad), (reference, reference_grad) = results
+    assert ((split - reference).abs() / reference).max() < 1e-12
+    torch.testing.assert_close(grad, reference_grad, rtol=1e-11, atol=1e-13)
 
 
 def test_float32_agrees_with_float64_to_its_round_off():
