@@ -26,24 +26,18 @@ below the float64 resolution of Var_c f unless its terms cancel to 1e-4 of their
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from mgn.bivariate import relu_covariance
 from mgn.masks import resolve_mask
 from mgn.relu_pairs import FUSE_MIN_PAIRS, pair_excess_sum
+from mgn.smoothed import relu_variance_excess
 from mgn.validation import check_weights_and_inputs
 
 # The kink band |z| < KINK_BAND s (see the module docstring).
 KINK_BAND = 8.5
 # Covariances formed at once (for a block of inputs): bounds memory.
 _PAIRS_PER_CHUNK = 2**21
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
-# (switch, levels) of the continued fraction for psi_k(u), as in mgn.smoothed: below ~1e-12 relative
-# error in float64, ~1e-5 in float32.
-_CONTINUED_FRACTION = {torch.float64: (4.0, 20), torch.float32: (2.0, 12)}
 
 
 def _kink_bands(z: torch.Tensor, s: torch.Tensor, band: float = KINK_BAND):
@@ -52,44 +46,6 @@ def _kink_bands(z: torch.Tensor, s: torch.Tensor, band: float = KINK_BAND):
     positive = s > 0
     t = z / torch.where(positive, s, torch.ones_like(s))
     return t, positive & (t.abs() < band), positive & (t >= band)
-
-
-class _DiagonalExcess(torch.autograd.Function):
-    """Var(relu g) - s^2 Phi(z/s)^2 for g ~ N(z, s^2), s > 0 (inputs of one shape): a neuron's
-    term of the split's second sum.
-
-    With u = |z| / s, Q = Phi(-u) and psi_k(u) = E[relu(g' - u)^k], g' ~ N(0, 1) (chapter 1), it
-    is s^2 D with D = psi_2 - psi_1^2 - Q^2 for either sign of z (for z > 0 write
-    relu g = g + relu(-g)): its terms are of the size of phi(u), so nothing of the size of s^2
-    cancels. psi_1 = phi - u Q and psi_2 = (1 + u^2) Q - u phi cancel as u grows: past a switch
-    point they come from Laplace's continued fraction of the Mills ratio, as in
-    :mod:`mgn.smoothed`. dD/dt = -sign(t) E with E = 2 (psi_1 (1 - Q) - Q phi), hence the partials
-    s dD/dt in z and s (2 D + u E) in s.
-    """
-
-    @staticmethod
-    def forward(ctx, z, s):
-        u = (z.abs() / s).clamp(max=40.0)  # phi(40) = 0 in float64
-        density = torch.exp(-0.5 * u * u) * _INV_SQRT_2PI
-        tail = 0.5 * torch.special.erfc(u * _INV_SQRT_2)
-        switch, levels = _CONTINUED_FRACTION[u.dtype]
-        d = 0.5 * (torch.sqrt(u * u + 4.0 * (levels + 1)) - u)
-        for k in range(levels, 1, -1):
-            d = k / (u + d)  # d = 2 / (u + 3 / (u + ...))
-        c = 1.0 / (u + d)
-        far = u >= switch
-        first = torch.where(far, density * c / (u + c), density - u * tail)
-        second = torch.where(
-            far, density * d / ((u + d) * (u + c)), (1.0 + u * u) * tail - u * density
-        )
-        excess = second - first * first - tail * tail
-        ctx.save_for_backward(z, s, u, excess, 2.0 * (first * (1.0 - tail) - tail * density))
-        return s * s * excess
-
-    @staticmethod
-    def backward(ctx, grad):
-        z, s, u, excess, slope = ctx.saved_tensors
-        return -torch.sign(z) * s * slope * grad, s * (2.0 * excess + u * slope) * grad
 
 
 def _band_covariances(W, variance, inside, width: int) -> torch.Tensor:
@@ -155,7 +111,7 @@ def kink_band_variance(W, a, X, mask, z, s, band: float = KINK_BAND) -> torch.Te
     t, inside, on = _kink_bands(z, s, band)
     gate = torch.where(inside, torch.special.ndtr(t), on.to(z.dtype))
     linear = (mask.input_variance(X) * ((gate * a) @ W).square()).sum(1)
-    diagonal = _DiagonalExcess.apply(z, torch.where(inside, s, 1.0))
+    diagonal = relu_variance_excess(z, torch.where(inside, s, 1.0))
     correction = torch.where(inside, diagonal, 0.0)
     excess = _band_excess(W, a, X, mask, z, s, inside)
     return (linear + correction @ (a * a) + 2.0 * excess) / W.shape[0]

@@ -167,6 +167,50 @@ class _SmoothedReLUSecondMoment(torch.autograd.Function):
         return grad * dz, grad * ds
 
 
+class _VarianceExcess(torch.autograd.Function):
+    """Var(relu g) - s^2 Phi(z/s)^2 for g ~ N(z, s^2), s > 0 (inputs of one shape): a kink-band
+    neuron's own term in the split of :mod:`mgn.output_variance`.
+
+    With u = |z| / s, Q = Phi(-u) and psi_k(u) = E[relu(g' - u)^k], g' ~ N(0, 1) (chapter 1), it
+    is s^2 D with D = psi_2 - psi_1^2 - Q^2 for either sign of z (for z > 0 write
+    relu g = g + relu(-g)): its terms are of the size of phi(u), so nothing of the size of s^2
+    cancels. psi_1 = phi - u Q and psi_2 = (1 + u^2) Q - u phi cancel as u grows: past a switch
+    point they come from Laplace's continued fraction of the Mills ratio, as in
+    :func:`_tail_moment`. dD/dt = -sign(t) E with E = 2 (psi_1 (1 - Q) - Q phi), hence the partials
+    s dD/dt in z and s (2 D + u E) in s.
+    """
+
+    @staticmethod
+    def forward(ctx, z, s):
+        u = (z.abs() / s).clamp(max=_T_CLAMP)
+        density = torch.exp(-0.5 * u * u) * _INV_SQRT_2PI
+        tail = 0.5 * torch.special.erfc(u * _INV_SQRT_2)
+        switch, levels = _CONTINUED_FRACTION[u.dtype]
+        d = 0.5 * (torch.sqrt(u * u + 4.0 * (levels + 1)) - u)
+        for k in range(levels, 1, -1):
+            d = k / (u + d)  # d = 2 / (u + 3 / (u + ...))
+        c = 1.0 / (u + d)
+        far = u >= switch
+        first = torch.where(far, density * c / (u + c), density - u * tail)
+        second = torch.where(
+            far, density * d / ((u + d) * (u + c)), (1.0 + u * u) * tail - u * density
+        )
+        excess = second - first * first - tail * tail
+        ctx.save_for_backward(z, s, u, excess, 2.0 * (first * (1.0 - tail) - tail * density))
+        return s * s * excess
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, s, u, excess, slope = ctx.saved_tensors
+        return -torch.sign(z) * s * slope * grad, s * (2.0 * excess + u * slope) * grad
+
+
+def relu_variance_excess(z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Var(relu g) - s^2 Phi(z/s)^2 for g ~ N(z, s^2), s > 0, differentiable in z and s
+    (:class:`_VarianceExcess`)."""
+    return _VarianceExcess.apply(z, s)
+
+
 def _numpy_operand(name: str, value) -> np.ndarray | Real:
     """A Python real stays as is (a weak type for promotion); anything else becomes an array."""
     if isinstance(value, bool) or isinstance(value, np.bool_):
